@@ -1,0 +1,7 @@
+//! Tasks and the loop that runs them.
+
+pub mod run;
+pub mod signal;
+pub mod task;
+
+pub use task::{Credentials, ExitStatus, Task};

@@ -1,0 +1,69 @@
+//! A guest task: one thread of a guest process and everything the system
+//! calls it makes can see.
+
+use vmm::Regs;
+
+use crate::kernel::signal::SignalState;
+use crate::mm::MemoryManager;
+use crate::vfs::{FdTable, FsContext};
+
+/// How a task ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// `exit`/`exit_group` with this code (low 8 bits).
+    Exited(u8),
+    /// Killed by this signal.
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    /// The status a shell would report: the code, or 128 + signal.
+    pub fn shell_status(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => c as i32,
+            ExitStatus::Signaled(s) => 128 + s,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Credentials {
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+}
+
+/// Soft/hard pair of one resource limit, as `prlimit64` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct RLimit {
+    pub cur: u64,
+    pub max: u64,
+}
+
+/// Number of resource limits Linux defines.
+pub const RLIM_NLIMITS: usize = 16;
+
+pub struct Task {
+    pub tid: i32,
+    pub tgid: i32,
+    pub ppid: i32,
+    pub regs: Regs,
+    pub mm: MemoryManager,
+    pub fds: FdTable,
+    pub fs: FsContext,
+    pub signals: SignalState,
+    pub creds: Credentials,
+    pub rlimits: [RLimit; RLIM_NLIMITS],
+    /// `set_tid_address`: cleared and futex-woken when the thread exits.
+    pub clear_child_tid: u64,
+    /// `set_robust_list`: head and length.
+    pub robust_list: (u64, u64),
+    /// Guest path of the running executable (for AT_EXECFN and /proc/self/exe).
+    pub exe: String,
+    /// Set by `exit`/`exit_group` or a fatal signal.
+    pub exit_status: Option<ExitStatus>,
+    /// Print each system call (`--strace`).
+    pub strace: bool,
+}

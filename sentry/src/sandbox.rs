@@ -1,0 +1,221 @@
+//! Putting a sandbox together: memory file, platform, file system, the first
+//! task, and running it to completion.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use vmm::{MemoryFile, Platform, Regs};
+
+use crate::errno::Errno;
+use crate::kernel::run::{run, RunError};
+use crate::kernel::signal::SignalState;
+use crate::kernel::task::{RLimit, RLIM_NLIMITS};
+use crate::kernel::{Credentials, ExitStatus, Task};
+use crate::loader::{build_stack, load_elf, LoadError, StackSpec};
+use crate::mm::{Layout, MemoryManager};
+use crate::vfs::{FdTable, FsContext};
+
+/// Guest memory the sandbox may use at most (the memory file is sparse).
+const MEMORY_FILE_SIZE: u64 = 64 << 30;
+
+/// The platforms rvisor knows by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlatformKind {
+    Ptrace,
+    Kvm,
+}
+
+impl PlatformKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            PlatformKind::Ptrace => "ptrace",
+            PlatformKind::Kvm => "kvm",
+        }
+    }
+
+    pub fn all() -> [PlatformKind; 2] {
+        [PlatformKind::Kvm, PlatformKind::Ptrace]
+    }
+}
+
+pub struct SandboxConfig {
+    pub platform: PlatformKind,
+    pub root: PathBuf,
+    pub strace: bool,
+    /// The program as given on the command line.
+    pub program: Vec<u8>,
+    /// argv, including argv[0].
+    pub argv: Vec<Vec<u8>>,
+    pub envp: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{0}: command not found")]
+    NotFound(String),
+    #[error("{0}: cannot execute: {1}")]
+    NotExecutable(String, Errno),
+    #[error("{0}: cannot execute: {1}")]
+    BadImage(String, LoadError),
+    #[error("platform {0}: {1}")]
+    Platform(&'static str, String),
+    #[error("cannot set up the sandbox: {0}")]
+    Setup(String),
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+impl SandboxError {
+    /// The exit status a shell uses for this failure.
+    pub fn exit_status(&self) -> i32 {
+        match self {
+            SandboxError::NotFound(_) => 127,
+            SandboxError::NotExecutable(..) | SandboxError::BadImage(..) => 126,
+            _ => 125,
+        }
+    }
+}
+
+/// Create the platform `kind` over `mf`.
+pub fn create_platform(
+    kind: PlatformKind,
+    mf: Arc<MemoryFile>,
+) -> Result<Box<dyn Platform>, SandboxError> {
+    let err = |e: vmm::PlatformError| SandboxError::Platform(kind.name(), e.to_string());
+    match kind {
+        PlatformKind::Ptrace => Ok(Box::new(vmm::ptrace::PtracePlatform::new(mf).map_err(err)?)),
+        PlatformKind::Kvm => Err(SandboxError::Platform("kvm", "not implemented yet".into())),
+    }
+}
+
+/// Check that platform `kind` can run guests here; `Err` says why not.
+pub fn probe_platform(kind: PlatformKind) -> Result<(), String> {
+    let mf = Arc::new(MemoryFile::new(1 << 20).map_err(|e| e.to_string())?);
+    let p = create_platform(kind, mf).map_err(|e| e.to_string())?;
+    p.new_address_space().map(drop).map_err(|e| e.to_string())
+}
+
+/// The guest's initial working directory: the caller's, if it lies inside
+/// the root, else the root itself.
+fn initial_cwd(root: &Path) -> String {
+    let (Ok(root), Ok(cwd)) = (root.canonicalize(), std::env::current_dir()) else {
+        return "/".into();
+    };
+    match cwd.strip_prefix(&root) {
+        Ok(rel) => format!("/{}", rel.display()).replace("//", "/"),
+        Err(_) => "/".into(),
+    }
+}
+
+/// Find and read the program: a path if it has a slash, else searched in
+/// the guest's PATH like a shell does.
+fn find_program(
+    fs: &FsContext,
+    program: &[u8],
+    envp: &[Vec<u8>],
+) -> Result<(Vec<u8>, Vec<u8>), SandboxError> {
+    let display = String::from_utf8_lossy(program).into_owned();
+    let read = |path: &[u8]| match fs.open_executable(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => Err(SandboxError::NotFound(display.clone())),
+        Err(e) => Err(SandboxError::NotExecutable(display.clone(), e)),
+    };
+    if program.contains(&b'/') {
+        return read(program).map(|b| (program.to_vec(), b));
+    }
+    let path_var = envp
+        .iter()
+        .find_map(|e| e.strip_prefix(b"PATH="))
+        .unwrap_or(b"/usr/local/bin:/usr/bin:/bin");
+    let mut first_error = None;
+    for dir in path_var.split(|&c| c == b':').filter(|d| !d.is_empty()) {
+        let mut candidate = dir.to_vec();
+        candidate.push(b'/');
+        candidate.extend_from_slice(program);
+        match read(&candidate) {
+            Ok(bytes) => return Ok((candidate, bytes)),
+            Err(SandboxError::NotFound(_)) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or(SandboxError::NotFound(display)))
+}
+
+fn host_credentials() -> Credentials {
+    use rustix::process::{getegid, geteuid, getgid, getuid};
+    Credentials {
+        uid: getuid().as_raw(),
+        euid: geteuid().as_raw(),
+        gid: getgid().as_raw(),
+        egid: getegid().as_raw(),
+    }
+}
+
+fn host_rlimits() -> [RLimit; RLIM_NLIMITS] {
+    let mut out = [RLimit {
+        cur: u64::MAX,
+        max: u64::MAX,
+    }; RLIM_NLIMITS];
+    for (i, slot) in out.iter_mut().enumerate() {
+        if let Some(r) = crate::host::getrlimit(i as u32) {
+            *slot = r;
+        }
+    }
+    out
+}
+
+/// Run the configured program to completion.
+pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
+    let fs = FsContext::new(&cfg.root, &initial_cwd(&cfg.root))
+        .map_err(|e| SandboxError::Setup(format!("root {}: {e}", cfg.root.display())))?;
+    let (exe, bytes) = find_program(&fs, &cfg.program, &cfg.envp)?;
+    let display = String::from_utf8_lossy(&cfg.program).into_owned();
+
+    let mf = Arc::new(
+        MemoryFile::new(MEMORY_FILE_SIZE).map_err(|e| SandboxError::Setup(e.to_string()))?,
+    );
+    let platform = create_platform(cfg.platform, mf.clone())?;
+    let perr = |e: vmm::PlatformError| SandboxError::Platform(cfg.platform.name(), e.to_string());
+    let asp = platform.new_address_space().map_err(perr)?;
+    let mut mm = MemoryManager::new(
+        mf,
+        asp,
+        Layout::for_max_address(platform.max_user_address()),
+    );
+
+    let image =
+        load_elf(&mut mm, &bytes).map_err(|e| SandboxError::BadImage(display.clone(), e))?;
+    mm.set_brk_start(image.end);
+    let creds = host_credentials();
+    let spec = StackSpec {
+        argv: &cfg.argv,
+        envp: &cfg.envp,
+        execfn: &exe,
+        creds,
+    };
+    let rsp = build_stack(&mut mm, &image, &spec)
+        .map_err(|e| SandboxError::BadImage(display.clone(), e))?;
+
+    let pid = 1;
+    let mut task = Task {
+        tid: pid,
+        tgid: pid,
+        ppid: 0,
+        regs: Regs::new_user(image.entry, rsp),
+        mm,
+        fds: FdTable::with_host_stdio(),
+        fs,
+        signals: SignalState::default(),
+        creds,
+        rlimits: host_rlimits(),
+        clear_child_tid: 0,
+        robust_list: (0, 0),
+        exe: String::from_utf8_lossy(&exe).into_owned(),
+        exit_status: None,
+        strace: cfg.strace,
+    };
+    let mut ctx = platform.new_context().map_err(perr)?;
+    Ok(run(&mut task, ctx.as_mut())?)
+}

@@ -1,0 +1,5 @@
+//! info system calls.
+
+use super::Handler;
+
+pub(super) const TABLE: &[(i64, Handler)] = &[];

@@ -1,0 +1,88 @@
+//! The system-call table: the one place that says which calls rvisor
+//! implements. Each family lives in its own file and exports a `TABLE` of
+//! (number, handler) pairs; anything absent returns ENOSYS, logged once.
+
+mod fs;
+mod info;
+mod mm;
+pub mod names;
+mod process;
+mod signal;
+pub mod strace;
+mod time;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
+use crate::errno::{Errno, SysResult};
+use crate::kernel::Task;
+
+/// A system-call handler: the task and its six raw arguments.
+pub type Handler = fn(&mut Task, [u64; 6]) -> SysResult;
+
+/// Highest system-call number plus one on x86-64.
+const MAX_SYSCALL: usize = 512;
+
+fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
+    static TABLE: OnceLock<[Option<Handler>; MAX_SYSCALL]> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [None; MAX_SYSCALL];
+        for group in [
+            fs::TABLE,
+            info::TABLE,
+            mm::TABLE,
+            process::TABLE,
+            signal::TABLE,
+            time::TABLE,
+        ] {
+            for &(nr, h) in group {
+                let nr = nr as usize;
+                assert!(t[nr].is_none(), "system call {nr} registered twice");
+                t[nr] = Some(h);
+            }
+        }
+        t
+    })
+}
+
+/// Whether rvisor implements system call `nr`.
+pub fn is_implemented(nr: u64) -> bool {
+    usize::try_from(nr)
+        .ok()
+        .and_then(|n| table().get(n).copied().flatten())
+        .is_some()
+}
+
+/// Run system call `nr` for `task` and return the value for `rax`.
+pub fn dispatch(task: &mut Task, nr: u64, args: [u64; 6]) -> u64 {
+    let handler = usize::try_from(nr)
+        .ok()
+        .and_then(|n| table().get(n).copied().flatten());
+    let result = match handler {
+        Some(h) => h(task, args),
+        None => {
+            log_unimplemented_once(nr);
+            Err(Errno::ENOSYS)
+        }
+    };
+    if task.strace {
+        strace::print(task, nr, args, result);
+    }
+    match result {
+        Ok(v) => v,
+        Err(e) => e.to_return(),
+    }
+}
+
+fn log_unimplemented_once(nr: u64) {
+    static LOGGED: [AtomicU64; MAX_SYSCALL / 64] = [const { AtomicU64::new(0) }; MAX_SYSCALL / 64];
+    let name = names::name(nr).unwrap_or("unknown");
+    let Some(word) = LOGGED.get((nr / 64) as usize) else {
+        tracing::warn!("unimplemented system call {nr} ({name})");
+        return;
+    };
+    let bit = 1u64 << (nr % 64);
+    if word.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
+        tracing::warn!("unimplemented system call {name} ({nr}): returning ENOSYS");
+    }
+}

@@ -1,0 +1,116 @@
+//! File-system calls through `file_reader`: reading a file several ways,
+//! listing a directory, symbolic links, access(), getcwd and error names.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::Path;
+
+use crate::harness::{assert_same_as_native, case_dir, guest, Run};
+
+/// Text long enough to need several of file_reader's 1000-byte reads.
+fn sample_text() -> String {
+    (1..=80)
+        .map(|i| format!("line {i:02}: the quick brown fox jumps over the lazy dog\n"))
+        .collect()
+}
+
+/// A directory with one of each kind of entry file_reader reports.
+fn populate(dir: &Path) {
+    fs::write(dir.join("data.txt"), sample_text()).unwrap();
+    fs::write(dir.join("empty"), "").unwrap();
+    fs::create_dir(dir.join("subdir")).unwrap();
+    fs::write(dir.join("subdir/inner"), "inner\n").unwrap();
+    symlink("data.txt", dir.join("link")).unwrap();
+    symlink("/nonexistent/target", dir.join("dangling")).unwrap();
+}
+
+#[test]
+fn read_list_and_inspect_relative_paths() {
+    let dir = case_dir("files_relative");
+    populate(&dir);
+    let run = Run::new(guest("file_reader"))
+        .args(["data.txt", ".", "link"])
+        .cwd(&dir);
+    let native = assert_same_as_native(&run);
+    let stdout = native.stdout_text();
+    assert_eq!(native.status, 0, "{native}");
+    for expected in [
+        &format!("size {}\n", sample_text().len()),
+        &sample_text(),
+        "  dangling d_type=l lstat=l\n",
+        "  subdir d_type=d lstat=d\n",
+        "stat missing file: ENOENT\n",
+        "stat below a regular file: ENOTDIR\n",
+        "read on a directory: EISDIR\n",
+        &format!("getcwd: {}\n", dir.display()),
+        "readlink: \"data.txt\" (8 bytes)\n",
+        "failures 0\n",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "file_reader should print {expected:?}:\n{native}"
+        );
+    }
+}
+
+#[test]
+fn read_list_and_inspect_absolute_paths() {
+    let dir = case_dir("files_absolute");
+    populate(&dir);
+    let run = Run::new(guest("file_reader")).args([
+        dir.join("subdir/inner"),
+        dir.join("subdir"),
+        dir.join("link"),
+    ]);
+    let native = assert_same_as_native(&run);
+    assert_eq!(native.status, 0, "{native}");
+    assert!(native.stdout_text().contains("inner\n"), "{native}");
+    assert!(native.stdout_text().contains("failures 0\n"), "{native}");
+}
+
+#[test]
+fn read_empty_file() {
+    let dir = case_dir("files_empty");
+    populate(&dir);
+    let native = assert_same_as_native(&Run::new(guest("file_reader")).arg("empty").cwd(&dir));
+    assert_eq!(native.status, 0, "{native}");
+    assert!(
+        native.stdout_text().starts_with("size 0\nread 0 bytes"),
+        "{native}"
+    );
+}
+
+/// 300 KiB of arbitrary bytes: hundreds of reads, and output that is not
+/// text, which must pass through byte for byte.
+#[test]
+fn read_large_binary_file() {
+    let dir = case_dir("files_large");
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let bytes: Vec<u8> = (0..300 * 1024)
+        .map(|_| {
+            // xorshift64: cheap, deterministic noise.
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect();
+    fs::write(dir.join("noise.bin"), &bytes).unwrap();
+    let native = assert_same_as_native(&Run::new(guest("file_reader")).arg("noise.bin").cwd(&dir));
+    assert_eq!(native.status, 0, "{native}");
+    assert!(
+        native.stdout.windows(bytes.len()).any(|w| w == bytes),
+        "contents are printed"
+    );
+    assert!(native.stdout_text().ends_with("failures 0\n"), "{native}");
+}
+
+#[test]
+fn open_missing_file() {
+    let dir = case_dir("files_missing");
+    let native =
+        assert_same_as_native(&Run::new(guest("file_reader")).arg("missing.txt").cwd(&dir));
+    assert_eq!(native.status, 1, "{native}");
+    assert!(native.stdout.is_empty(), "{native}");
+    assert_eq!(native.stderr_text(), "open missing.txt: ENOENT\n");
+}

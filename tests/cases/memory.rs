@@ -1,0 +1,31 @@
+//! Memory management and copy-in/copy-out of system-call arguments.
+
+use std::time::Duration;
+
+use crate::harness::{assert_same_as_native, guest, Run};
+
+/// Three rounds of 256 MiB through mmap, mremap, mprotect, munmap, brk and
+/// malloc, each verified word by word.
+#[test]
+fn mem_stress() {
+    let run = Run::new(guest("mem_stress")).timeout(Duration::from_secs(600));
+    let native = assert_same_as_native(&run);
+    assert_eq!(native.status, 0, "{native}");
+    assert!(native.stdout_text().ends_with("failures 0\n"), "{native}");
+}
+
+/// Invalid pointers in system-call arguments get EFAULT, never a crash of
+/// the guest or of the sentry.
+#[test]
+fn bad_pointers_get_efault() {
+    let native = assert_same_as_native(&Run::new(guest("bad_pointer")));
+    let stdout = native.stdout_text();
+    assert_eq!(native.status, 0, "{native}");
+    assert!(stdout.ends_with("survived\n"), "{native}");
+    assert!(
+        stdout.contains("the data survived the failed reads: yes\n"),
+        "{native}"
+    );
+    assert!(stdout.contains("ENAMETOOLONG"), "{native}");
+    assert!(stdout.matches(" -1 EFAULT\n").count() >= 20, "{native}");
+}

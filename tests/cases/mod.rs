@@ -1,0 +1,10 @@
+//! The test cases, grouped by what they exercise.
+
+mod bad_input;
+mod basics;
+mod busybox;
+mod files;
+mod memory;
+mod root;
+mod signals;
+mod strace;

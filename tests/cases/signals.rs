@@ -1,0 +1,26 @@
+//! CPU exceptions that kill the guest: the status is 128 + the signal, as a
+//! shell reports it, and output written before the fault is not lost.
+
+use crate::harness::{assert_same_as_native, guest, Run};
+
+fn assert_killed(program: &str, status: i32, last_words: &str) {
+    let native = assert_same_as_native(&Run::new(guest(program)));
+    assert_eq!(native.status, status, "{program}: {native}");
+    assert_eq!(native.stdout_text(), last_words, "{program}");
+    assert!(native.stderr.is_empty(), "{native}");
+}
+
+#[test]
+fn null_store_is_sigsegv() {
+    assert_killed("segv", 128 + 11, "about to store through NULL\n");
+}
+
+#[test]
+fn divide_by_zero_is_sigfpe() {
+    assert_killed("divzero", 128 + 8, "about to divide by zero\n");
+}
+
+#[test]
+fn ud2_is_sigill() {
+    assert_killed("ud2", 128 + 4, "about to execute ud2\n");
+}

@@ -1,0 +1,30 @@
+//! `--strace` logs system calls to stderr without disturbing the guest.
+
+use crate::harness::{available_platforms, guest, Run};
+
+#[test]
+fn strace_shows_the_write() {
+    let run = Run::new(guest("hello"));
+    let native = run.native();
+    assert_eq!(native.status, 0, "{native}");
+    for platform in available_platforms() {
+        let traced = run.rvisor(platform, &["--strace"]);
+        assert_eq!(traced.status, 0, "{traced}");
+        assert_eq!(
+            traced.stdout, native.stdout,
+            "--strace changed stdout:\n{traced}"
+        );
+        // strace's format: name(arguments) = result, maybe padded before `=`.
+        let stderr = traced.stderr_text();
+        let shows_write = |line: &str| {
+            line.starts_with("write(1, \"hello")
+                && line.rsplit_once('=').is_some_and(|(call, result)| {
+                    call.trim_end().ends_with(')') && result.trim() == "13"
+                })
+        };
+        assert!(
+            stderr.lines().any(shows_write),
+            "expected a line like `write(1, \"hello, world\\n\", 13) = 13` on {platform}:\n{traced}"
+        );
+    }
+}

@@ -1,0 +1,285 @@
+//! The memory file: one memfd backs every page of a sandbox's guest memory.
+//!
+//! The sentry allocates page ranges of it for guest pages and reads and writes
+//! guest memory through its own shared mapping of the whole file, so copying
+//! system-call arguments is a bounds-checked memory copy. Platforms map the
+//! same ranges into the guest (the ptrace stub with `mmap`, KVM as
+//! guest-physical memory). The file is sparse: host pages are allocated only
+//! when first touched, and freed ranges are hole-punched back to the host.
+
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::Mutex;
+
+use rustix::fs::{fallocate, ftruncate, memfd_create, FallocateFlags, MemfdFlags};
+use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
+
+use crate::PAGE_SIZE;
+
+/// A page-aligned range of the memory file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FileRange {
+    pub offset: u64,
+    pub len: u64,
+}
+
+impl FileRange {
+    pub fn end(&self) -> u64 {
+        self.offset + self.len
+    }
+    /// The sub-range starting `skip` bytes in, `len` long.
+    pub fn slice(&self, skip: u64, len: u64) -> FileRange {
+        debug_assert!(skip + len <= self.len);
+        FileRange {
+            offset: self.offset + skip,
+            len,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryFileError {
+    #[error("cannot create the memory file: {0}")]
+    Create(#[source] std::io::Error),
+    #[error("guest memory exhausted: {requested} bytes requested")]
+    Exhausted { requested: u64 },
+    #[error("range {offset:#x}+{len:#x} lies outside the memory file")]
+    OutOfRange { offset: u64, len: u64 },
+}
+
+/// The sandbox's guest memory.
+pub struct MemoryFile {
+    fd: OwnedFd,
+    base: NonNull<u8>,
+    size: u64,
+    free: Mutex<FreeList>,
+}
+
+// SAFETY: `base` points at a MAP_SHARED mapping owned by this object for its
+// whole life; every access goes through bounds-checked copies, and concurrent
+// guest access to the same pages is the expected shared-memory behaviour.
+unsafe impl Send for MemoryFile {}
+// SAFETY: as for Send; the free list is behind a Mutex.
+unsafe impl Sync for MemoryFile {}
+
+impl MemoryFile {
+    /// A memory file able to hold `size` bytes (rounded up to pages). Nothing
+    /// is allocated on the host until pages are touched.
+    pub fn new(size: u64) -> Result<Self, MemoryFileError> {
+        let size = size.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        let create = |e: rustix::io::Errno| MemoryFileError::Create(e.into());
+        let fd = memfd_create("rvisor-memory", MemfdFlags::CLOEXEC).map_err(create)?;
+        ftruncate(&fd, size).map_err(create)?;
+        let len =
+            usize::try_from(size).map_err(|_| MemoryFileError::Exhausted { requested: size })?;
+        // SAFETY: a fresh mapping chosen by the kernel (null hint, no
+        // MAP_FIXED), so it cannot alias any existing Rust object; `fd` is a
+        // valid memfd of exactly `len` bytes.
+        let ptr = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED | MapFlags::NORESERVE,
+                &fd,
+                0,
+            )
+        }
+        .map_err(create)?;
+        let base = NonNull::new(ptr.cast::<u8>()).ok_or(MemoryFileError::Create(
+            std::io::Error::other("null mapping"),
+        ))?;
+        Ok(MemoryFile {
+            fd,
+            base,
+            size,
+            free: Mutex::new(FreeList::new(size)),
+        })
+    }
+
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Allocate `len` bytes (rounded up to pages) of zeroed memory.
+    pub fn allocate(&self, len: u64) -> Result<FileRange, MemoryFileError> {
+        let len = len.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        let offset = self
+            .free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take(len)
+            .ok_or(MemoryFileError::Exhausted { requested: len })?;
+        Ok(FileRange { offset, len })
+    }
+
+    /// Return `range` to the allocator and its pages to the host.
+    pub fn free(&self, range: FileRange) {
+        if range.len == 0 {
+            return;
+        }
+        // Punching the hole both releases host memory and guarantees the
+        // range reads as zeroes when it is allocated again.
+        if let Err(e) = fallocate(
+            &self.fd,
+            FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
+            range.offset,
+            range.len,
+        ) {
+            // Without the hole the pages keep old contents; zero them so the
+            // next owner cannot see them.
+            tracing::warn!("memory file hole punch failed ({e}); zeroing instead");
+            let _ = self.fill(range.offset, range.len, 0);
+        }
+        self.free
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .give(range.offset, range.len);
+    }
+
+    fn check(&self, offset: u64, len: usize) -> Result<usize, MemoryFileError> {
+        let len64 = len as u64;
+        match offset.checked_add(len64) {
+            Some(end) if end <= self.size => Ok(offset as usize),
+            _ => Err(MemoryFileError::OutOfRange { offset, len: len64 }),
+        }
+    }
+
+    /// Copy `buf.len()` bytes at `offset` into `buf`.
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), MemoryFileError> {
+        let off = self.check(offset, buf.len())?;
+        // SAFETY: `check` proved [off, off + len) lies inside our mapping,
+        // which lives as long as `self`; `buf` is a distinct Rust buffer.
+        unsafe {
+            std::ptr::copy_nonoverlapping(self.base.as_ptr().add(off), buf.as_mut_ptr(), buf.len());
+        }
+        Ok(())
+    }
+
+    /// Copy `buf` into the file at `offset`.
+    pub fn write(&self, offset: u64, buf: &[u8]) -> Result<(), MemoryFileError> {
+        let off = self.check(offset, buf.len())?;
+        // SAFETY: as in `read`; the mapping is writable.
+        unsafe {
+            std::ptr::copy_nonoverlapping(buf.as_ptr(), self.base.as_ptr().add(off), buf.len());
+        }
+        Ok(())
+    }
+
+    /// Set `len` bytes at `offset` to `byte`.
+    pub fn fill(&self, offset: u64, len: u64, byte: u8) -> Result<(), MemoryFileError> {
+        let n = usize::try_from(len).map_err(|_| MemoryFileError::OutOfRange { offset, len })?;
+        let off = self.check(offset, n)?;
+        // SAFETY: `check` proved the range lies inside our writable mapping.
+        unsafe { std::ptr::write_bytes(self.base.as_ptr().add(off), byte, n) };
+        Ok(())
+    }
+
+    /// Copy `len` bytes inside the file from `src` to `dst` (ranges may overlap).
+    pub fn copy_within(&self, src: u64, dst: u64, len: u64) -> Result<(), MemoryFileError> {
+        let n =
+            usize::try_from(len).map_err(|_| MemoryFileError::OutOfRange { offset: src, len })?;
+        let s = self.check(src, n)?;
+        let d = self.check(dst, n)?;
+        // SAFETY: both ranges were checked to lie inside our mapping; `copy`
+        // allows overlap.
+        unsafe { std::ptr::copy(self.base.as_ptr().add(s), self.base.as_ptr().add(d), n) };
+        Ok(())
+    }
+}
+
+impl Drop for MemoryFile {
+    fn drop(&mut self) {
+        // SAFETY: `base`/`size` describe the mapping made in `new`; nothing
+        // can reference it once `self` is being dropped.
+        let _ = unsafe { munmap(self.base.as_ptr().cast(), self.size as usize) };
+    }
+}
+
+/// First-fit free list of page ranges, coalescing on free.
+struct FreeList {
+    /// offset -> length of each free range; ranges never touch.
+    ranges: BTreeMap<u64, u64>,
+}
+
+impl FreeList {
+    fn new(size: u64) -> Self {
+        let mut ranges = BTreeMap::new();
+        if size > 0 {
+            ranges.insert(0, size);
+        }
+        FreeList { ranges }
+    }
+
+    fn take(&mut self, len: u64) -> Option<u64> {
+        let (&off, &have) = self.ranges.iter().find(|(_, &l)| l >= len)?;
+        self.ranges.remove(&off);
+        if have > len {
+            self.ranges.insert(off + len, have - len);
+        }
+        Some(off)
+    }
+
+    fn give(&mut self, mut off: u64, mut len: u64) {
+        if let Some((&prev, &plen)) = self.ranges.range(..off).next_back() {
+            debug_assert!(prev + plen <= off, "double free of memory-file range");
+            if prev + plen == off {
+                self.ranges.remove(&prev);
+                off = prev;
+                len += plen;
+            }
+        }
+        if let Some(&nlen) = self.ranges.get(&(off + len)) {
+            self.ranges.remove(&(off + len));
+            len += nlen;
+        }
+        self.ranges.insert(off, len);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_list_coalesces_neighbours() {
+        let mut f = FreeList::new(16 * PAGE_SIZE);
+        let a = f.take(4 * PAGE_SIZE).unwrap();
+        let b = f.take(4 * PAGE_SIZE).unwrap();
+        let c = f.take(8 * PAGE_SIZE).unwrap();
+        assert_eq!((a, b, c), (0, 4 * PAGE_SIZE, 8 * PAGE_SIZE));
+        assert!(f.take(PAGE_SIZE).is_none());
+        f.give(a, 4 * PAGE_SIZE);
+        f.give(c, 8 * PAGE_SIZE);
+        f.give(b, 4 * PAGE_SIZE);
+        assert_eq!(f.ranges.len(), 1);
+        assert_eq!(f.take(16 * PAGE_SIZE), Some(0));
+    }
+
+    #[test]
+    fn freed_memory_reads_back_as_zero() {
+        let mf = MemoryFile::new(1 << 20).unwrap();
+        let r = mf.allocate(PAGE_SIZE).unwrap();
+        mf.write(r.offset, b"secret").unwrap();
+        mf.free(r);
+        let r2 = mf.allocate(PAGE_SIZE).unwrap();
+        assert_eq!(r2, r);
+        let mut buf = [1u8; 6];
+        mf.read(r2.offset, &mut buf).unwrap();
+        assert_eq!(buf, [0; 6]);
+    }
+
+    #[test]
+    fn out_of_range_access_is_an_error() {
+        let mf = MemoryFile::new(2 * PAGE_SIZE).unwrap();
+        let mut buf = [0u8; 8];
+        assert!(mf.read(2 * PAGE_SIZE - 4, &mut buf).is_err());
+        assert!(mf.write(u64::MAX - 2, &buf).is_err());
+        assert!(mf.allocate(3 * PAGE_SIZE).is_err());
+    }
+}

@@ -1,0 +1,121 @@
+//! The platform interface shared by every backend.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use bitflags::bitflags;
+use ring0::abi::{Regs, Vector};
+
+use crate::memfile::{FileRange, MemoryFile, MemoryFileError};
+
+bitflags! {
+    /// Kinds of access to guest memory: page permissions and fault causes.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct Access: u8 {
+        const READ = 1;
+        const WRITE = 2;
+        const EXEC = 4;
+    }
+}
+
+/// Why a `Context::switch` returned to the sentry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The guest executed `syscall`; the number is in `orig_rax`, the
+    /// arguments in the usual registers, and `rip` points past the
+    /// instruction. The sentry writes the result to `rax`.
+    Syscall,
+    /// The guest touched `addr` in a way its current mappings in the platform
+    /// do not allow. `access` is the platform's best knowledge of the cause:
+    /// backends that cannot tell (ptrace) report `READ`, or `EXEC` when the
+    /// fault address is the instruction pointer.
+    PageFault { addr: u64, access: Access },
+    /// Any other CPU exception. `code` is the error code where the vector has
+    /// one, `addr` the faulting address the signal should report.
+    Exception {
+        vector: Vector,
+        code: u64,
+        addr: u64,
+    },
+    /// `Interrupter::interrupt` was called, or a host signal arrived.
+    Interrupted,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlatformError {
+    #[error("platform {0} is not available on this host: {1}")]
+    Unavailable(&'static str, String),
+    #[error("host system call {call} failed: {source}")]
+    Host {
+        call: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the stub process died unexpectedly: {0}")]
+    StubDied(String),
+    #[error("{0}")]
+    Protocol(String),
+    #[error(transparent)]
+    MemoryFile(#[from] MemoryFileError),
+}
+
+impl PlatformError {
+    pub(crate) fn host(call: &'static str, source: impl Into<std::io::Error>) -> Self {
+        PlatformError::Host {
+            call,
+            source: source.into(),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, PlatformError>;
+
+/// One sandbox's way of running guest code.
+pub trait Platform: Send + Sync {
+    /// Short name as used on the command line.
+    fn name(&self) -> &'static str;
+    /// The memory file backing every page of this sandbox's guest memory.
+    fn memory_file(&self) -> &Arc<MemoryFile>;
+    /// First address guest mappings may not reach.
+    fn max_user_address(&self) -> u64;
+    /// A new, empty address space (one per guest process).
+    fn new_address_space(&self) -> Result<Box<dyn AddressSpace>>;
+    /// A new execution context (one per guest thread).
+    fn new_context(&self) -> Result<Box<dyn Context>>;
+}
+
+/// The platform's view of one guest address space: which guest pages map
+/// which memory-file pages with which permissions. The sentry's memory
+/// manager is the source of truth; this only mirrors what it decided.
+pub trait AddressSpace: Send + Any {
+    /// Map `range` of the memory file at guest address `addr` with `perms`,
+    /// replacing whatever was mapped there. `addr` and the range are
+    /// page-aligned.
+    fn map_file(&mut self, addr: u64, range: FileRange, perms: Access) -> Result<()>;
+    /// Remove any mappings in `[addr, addr + len)`.
+    fn unmap(&mut self, addr: u64, len: u64) -> Result<()>;
+    /// For backends to reach their concrete type in `Context::switch`.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+/// One guest thread's register state on a platform.
+pub trait Context: Send {
+    /// Run guest code in `asp` starting from `regs` until something needs the
+    /// sentry; `regs` holds the guest's registers on return.
+    fn switch(&mut self, asp: &mut dyn AddressSpace, regs: &mut Regs) -> Result<Event>;
+    /// A handle other threads use to make a running `switch` return
+    /// `Event::Interrupted` soon.
+    fn interrupter(&self) -> Arc<dyn Interrupter>;
+}
+
+/// Makes a running `Context::switch` return promptly.
+pub trait Interrupter: Send + Sync {
+    fn interrupt(&self);
+}
+
+/// The base name a backend reports for errors about a given address space.
+pub(crate) fn downcast<T: 'static>(asp: &mut dyn AddressSpace) -> Result<&mut T> {
+    asp.as_any_mut()
+        .downcast_mut::<T>()
+        .ok_or_else(|| PlatformError::Protocol("address space belongs to another platform".into()))
+}

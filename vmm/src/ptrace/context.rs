@@ -1,0 +1,172 @@
+//! A guest thread on the ptrace platform: runs guest code in the stub with
+//! PTRACE_SYSEMU and turns each stop into an `Event`.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+use ring0::abi::{Regs, Vector};
+
+use crate::platform::{
+    downcast, Access, AddressSpace, Context, Event, Interrupter, PlatformError, Result,
+};
+
+use super::address_space::PtraceAddressSpace;
+use super::sys::{self, WaitStatus};
+
+/// Stop signal of a system-call stop with PTRACE_O_TRACESYSGOOD.
+const SYSCALL_STOP: i32 = libc::SIGTRAP | 0x80;
+
+pub struct PtraceContext {
+    /// The stub currently running this context's guest code, or 0.
+    running: Arc<AtomicI32>,
+}
+
+impl PtraceContext {
+    pub(super) fn new() -> Self {
+        PtraceContext {
+            running: Arc::new(AtomicI32::new(0)),
+        }
+    }
+}
+
+struct PtraceInterrupter {
+    running: Arc<AtomicI32>,
+}
+
+impl Interrupter for PtraceInterrupter {
+    fn interrupt(&self) {
+        let pid = self.running.load(Ordering::Acquire);
+        if pid != 0 {
+            // SIGSTOP cannot be blocked or handled by the stub; the tracer
+            // sees it as a signal stop and suppresses it.
+            let _ = sys::tgkill(pid, pid, libc::SIGSTOP);
+        }
+    }
+}
+
+impl Context for PtraceContext {
+    fn switch(&mut self, asp: &mut dyn AddressSpace, regs: &mut Regs) -> Result<Event> {
+        let asp = downcast::<PtraceAddressSpace>(asp)?;
+        if asp.tracer() != sys::gettid() {
+            return Err(PlatformError::Protocol(
+                "ptrace address space used from a thread that does not trace it".into(),
+            ));
+        }
+        asp.flush()?;
+        let pid = asp.pid();
+        let host = |(c, e)| PlatformError::host(c, e);
+        sys::set_regs(pid, regs).map_err(host)?;
+        self.running.store(pid, Ordering::Release);
+        let status = sys::resume(pid, libc::PTRACE_SYSEMU).and_then(|()| sys::wait(pid));
+        self.running.store(0, Ordering::Release);
+        let sig = match status.map_err(host)? {
+            WaitStatus::Stopped(sig) => sig,
+            other => return Err(PlatformError::StubDied(format!("{other:?}"))),
+        };
+        sys::get_regs(pid, regs).map_err(host)?;
+        if sig == SYSCALL_STOP {
+            return Ok(Event::Syscall);
+        }
+        if !matches!(
+            sig,
+            libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE | libc::SIGTRAP
+        ) {
+            return Ok(Event::Interrupted);
+        }
+        let si = sys::get_siginfo(pid).map_err(host)?;
+        // SAFETY: for the fault signals matched above the kernel fills in
+        // si_addr, so reading that union member is defined.
+        let addr = unsafe { si.si_addr() } as u64;
+        Ok(classify(sig, si.si_code, addr, regs.rip))
+    }
+
+    fn interrupter(&self) -> Arc<dyn Interrupter> {
+        Arc::new(PtraceInterrupter {
+            running: self.running.clone(),
+        })
+    }
+}
+
+const SI_KERNEL: i32 = 0x80;
+const SEGV_MAPERR: i32 = 1;
+const SEGV_ACCERR: i32 = 2;
+const FPE_INTDIV: i32 = 1;
+const FPE_INTOVF: i32 = 2;
+const TRAP_TRACE: i32 = 2;
+
+/// Map a host fault signal back to the CPU event that caused it.
+fn classify(sig: i32, code: i32, addr: u64, rip: u64) -> Event {
+    let exception = |vector: Vector| Event::Exception {
+        vector,
+        code: 0,
+        addr,
+    };
+    match sig {
+        libc::SIGSEGV if code == SEGV_MAPERR || code == SEGV_ACCERR => {
+            // ptrace does not expose the page-fault error code; an
+            // instruction fetch is the only case we can recognise.
+            let access = if addr == rip {
+                Access::EXEC
+            } else {
+                Access::READ
+            };
+            Event::PageFault { addr, access }
+        }
+        libc::SIGSEGV if code == SI_KERNEL => Event::Exception {
+            vector: Vector::GENERAL_PROTECTION,
+            code: 0,
+            addr: 0,
+        },
+        libc::SIGSEGV => exception(Vector::GENERAL_PROTECTION),
+        libc::SIGBUS => exception(Vector::ALIGNMENT_CHECK),
+        libc::SIGILL => exception(Vector::INVALID_OPCODE),
+        libc::SIGFPE if code == FPE_INTDIV || code == FPE_INTOVF => exception(Vector::DIVIDE_ERROR),
+        libc::SIGFPE => exception(Vector::SIMD_FLOATING_POINT),
+        libc::SIGTRAP if code == TRAP_TRACE => exception(Vector::DEBUG),
+        _ => exception(Vector::BREAKPOINT),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_signals_map_to_cpu_events() {
+        assert_eq!(
+            classify(libc::SIGSEGV, SEGV_MAPERR, 0x1000, 0x400000),
+            Event::PageFault {
+                addr: 0x1000,
+                access: Access::READ
+            }
+        );
+        assert_eq!(
+            classify(libc::SIGSEGV, SEGV_ACCERR, 0x400000, 0x400000),
+            Event::PageFault {
+                addr: 0x400000,
+                access: Access::EXEC
+            }
+        );
+        assert!(matches!(
+            classify(libc::SIGSEGV, SI_KERNEL, 0, 1),
+            Event::Exception {
+                vector: Vector::GENERAL_PROTECTION,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(libc::SIGFPE, FPE_INTDIV, 0, 1),
+            Event::Exception {
+                vector: Vector::DIVIDE_ERROR,
+                ..
+            }
+        ));
+        assert!(matches!(
+            classify(libc::SIGILL, 2, 0, 1),
+            Event::Exception {
+                vector: Vector::INVALID_OPCODE,
+                ..
+            }
+        ));
+    }
+}

@@ -1,0 +1,283 @@
+//! The stub: a host process with nothing in its address space but one code
+//! page and the guest memory the sentry maps into it.
+//!
+//! A stub is forked from the sentry. The child makes itself traceable, closes
+//! every file descriptor, and jumps to the stub page, whose code unmaps
+//! everything else (the sentry's image, heap, stacks, vDSO) and stops itself.
+//! From then on it only ever executes guest code (under PTRACE_SYSEMU, so no
+//! guest system call reaches the host) or system calls the sentry injects at
+//! `syscall_addr` (`syscall; int3`).
+
+use std::io;
+
+use libc::pid_t;
+
+use crate::platform::{PlatformError, Result};
+
+use super::sys;
+
+// The stub code is position independent and uses no stack: it is copied to
+// a fixed page and runs after the child's stack has been unmapped.
+//
+// On entry: rdi = start of the page to keep, rsi = its end, rdx = the end of
+// the user address space.
+core::arch::global_asm!(
+    ".pushsection .text.rvisor_stub,\"ax\",@progbits",
+    ".balign 16",
+    ".globl rvisor_stub_start",
+    "rvisor_stub_start:",
+    "mov r12, rdi",
+    "mov r13, rsi",
+    "mov r14, rdx",
+    "mov eax, 11", // munmap(0, keep_start)
+    "xor edi, edi",
+    "mov rsi, r12",
+    "syscall",
+    "mov eax, 11", // munmap(keep_end, user_end - keep_end)
+    "mov rdi, r13",
+    "mov rsi, r14",
+    "sub rsi, r13",
+    "syscall",
+    "mov eax, 39", // getpid
+    "syscall",
+    "mov edi, eax",
+    "mov esi, 19", // kill(self, SIGSTOP): the tracer takes over here
+    "mov eax, 62",
+    "syscall",
+    ".globl rvisor_stub_syscall",
+    "rvisor_stub_syscall:",
+    "syscall",
+    "int3",
+    "jmp rvisor_stub_syscall",
+    ".globl rvisor_stub_end",
+    "rvisor_stub_end:",
+    ".popsection",
+);
+
+extern "C" {
+    static rvisor_stub_start: u8;
+    static rvisor_stub_syscall: u8;
+    static rvisor_stub_end: u8;
+}
+
+/// Addresses of the stub code's start, its `syscall` pair and its end.
+fn stub_symbols() -> (usize, usize, usize) {
+    (
+        &raw const rvisor_stub_start as usize,
+        &raw const rvisor_stub_syscall as usize,
+        &raw const rvisor_stub_end as usize,
+    )
+}
+
+/// End of the x86-64 user address space with 4-level paging.
+const USER_END: u64 = 0x7fff_ffff_f000;
+const PAGE: usize = 4096;
+/// Where in the stub page the memory-file path string lives.
+const PATH_OFFSET: usize = 2048;
+
+/// The page holding the stub code, mapped at a fixed address in the sentry
+/// and, through fork, in every stub. Guest memory must stay below it.
+pub struct StubPage {
+    addr: u64,
+}
+
+impl StubPage {
+    /// Map the stub page as high as possible and fill it with the stub code
+    /// and `path` (the memory file as the stub can open it).
+    pub fn new(path: &[u8]) -> Result<Self> {
+        let (start, syscall_at, end) = stub_symbols();
+        let code_len = end - start;
+        if code_len > PATH_OFFSET || path.len() + 1 > PAGE - PATH_OFFSET || syscall_at < start {
+            return Err(PlatformError::Protocol("stub page layout overflow".into()));
+        }
+        // Try high addresses first; the sentry's own stack and libraries may
+        // already occupy some of them.
+        for i in 0..256u64 {
+            let want = USER_END - 0xf000 - i * (1 << 32);
+            // SAFETY: MAP_FIXED_NOREPLACE never replaces an existing mapping,
+            // so no Rust object can be aliased; we check the result address.
+            let p = unsafe {
+                libc::mmap(
+                    want as *mut libc::c_void,
+                    PAGE,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                continue;
+            }
+            if p as u64 != want {
+                // SAFETY: unmapping the page the kernel just gave us.
+                unsafe { libc::munmap(p, PAGE) };
+                continue;
+            }
+            let page = p.cast::<u8>();
+            // SAFETY: `page` is a fresh, writable, PAGE-byte mapping; the
+            // code range lies inside our text section and fits (checked above).
+            unsafe {
+                std::ptr::copy_nonoverlapping(start as *const u8, page, code_len);
+                std::ptr::copy_nonoverlapping(path.as_ptr(), page.add(PATH_OFFSET), path.len());
+                *page.add(PATH_OFFSET + path.len()) = 0;
+            }
+            // SAFETY: changing the protection of our own page.
+            if unsafe { libc::mprotect(p, PAGE, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
+                let e = io::Error::last_os_error();
+                // SAFETY: unmapping our own page.
+                unsafe { libc::munmap(p, PAGE) };
+                return Err(PlatformError::host("mprotect", e));
+            }
+            return Ok(StubPage { addr: want });
+        }
+        Err(PlatformError::Unavailable(
+            "ptrace",
+            "no free address for the stub page".into(),
+        ))
+    }
+
+    /// Lowest address of the stub page: guest mappings must end below it.
+    pub fn addr(&self) -> u64 {
+        self.addr
+    }
+
+    /// Address of the `syscall; int3` pair used to inject system calls.
+    pub fn syscall_addr(&self) -> u64 {
+        let (start, syscall_at, _) = stub_symbols();
+        self.addr + (syscall_at - start) as u64
+    }
+
+    /// Address of the NUL-terminated memory-file path inside the page.
+    pub fn path_addr(&self) -> u64 {
+        self.addr + PATH_OFFSET as u64
+    }
+
+    /// Fork a new stub, traced by the calling thread, and wait until it has
+    /// stopped in its clean state.
+    pub fn spawn(&self) -> Result<pid_t> {
+        let parent = std::process::id() as pid_t;
+        // SAFETY: the child only makes raw system calls (no allocation, no
+        // locks) before jumping to the stub page, as required after fork in a
+        // multi-threaded process.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(PlatformError::host("fork", io::Error::last_os_error()));
+        }
+        if pid == 0 {
+            // SAFETY: we are the freshly forked child; see `child_enter_stub`.
+            unsafe { child_enter_stub(parent, self.addr) }
+        }
+        match sys::wait(pid) {
+            Ok(sys::WaitStatus::Stopped(libc::SIGSTOP)) => {}
+            Ok(other) => {
+                sys::kill_and_reap(pid);
+                return Err(PlatformError::StubDied(format!(
+                    "stub failed to start: {other:?}"
+                )));
+            }
+            Err((call, e)) => {
+                sys::kill_and_reap(pid);
+                return Err(PlatformError::host(call, e));
+            }
+        }
+        let opts = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL;
+        if let Err((call, e)) = sys::set_options(pid, opts) {
+            sys::kill_and_reap(pid);
+            return Err(PlatformError::host(call, e));
+        }
+        Ok(pid)
+    }
+}
+
+impl Drop for StubPage {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the page this object owns; stubs have their own
+        // copies through fork.
+        unsafe { libc::munmap(self.addr as *mut libc::c_void, PAGE) };
+    }
+}
+
+extern "C" {
+    // glibc (2.35+) publishes where it registered the thread's rseq area:
+    // at this offset from the thread pointer, this many bytes long.
+    static __rseq_offset: isize;
+    static __rseq_size: u32;
+}
+
+/// glibc's rseq signature on x86.
+const RSEQ_SIG: u32 = 0x5305_3053;
+const RSEQ_FLAG_UNREGISTER: u32 = 1;
+/// The length glibc registers, whatever `__rseq_size` reports.
+const RSEQ_AREA_LEN: u32 = 32;
+
+/// Undo glibc's rseq registration for the calling thread. Returns whether
+/// the thread is now unregistered.
+///
+/// # Safety
+/// Only reads glibc's exported rseq symbols and the thread pointer.
+unsafe fn unregister_rseq() -> bool {
+    // SAFETY: the symbols are plain integers glibc initialises before main;
+    // fs:0 holds the thread pointer on x86-64 Linux.
+    unsafe {
+        let size = __rseq_size;
+        if size == 0 {
+            return true;
+        }
+        let tp: usize;
+        core::arch::asm!("mov {}, fs:0", out(reg) tp, options(nostack, readonly, preserves_flags));
+        let area = tp.wrapping_add_signed(__rseq_offset);
+        [RSEQ_AREA_LEN, size].iter().any(|&len| {
+            libc::syscall(libc::SYS_rseq, area, len, RSEQ_FLAG_UNREGISTER, RSEQ_SIG) == 0
+        })
+    }
+}
+
+/// Child side of `spawn`: become a clean, traced stub. Never returns.
+///
+/// # Safety
+/// Must only be called in a child just forked from the sentry, with
+/// `stub_addr` the address of a mapped `StubPage`.
+unsafe fn child_enter_stub(parent: pid_t, stub_addr: u64) -> ! {
+    // SAFETY (whole block): raw system calls with integer arguments or
+    // pointers to locals; on failure the child exits at once.
+    unsafe {
+        // Die with the sentry thread that traces us.
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent {
+            libc::_exit(100);
+        }
+        // Leave the caller's session so terminal job-control signals meant
+        // for the sentry do not stop the stub.
+        libc::setsid();
+        if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) != 0 {
+            libc::_exit(101);
+        }
+        // The forking thread's rseq registration survives fork and points
+        // into memory the stub is about to unmap; the kernel would then kill
+        // the stub with SIGSEGV on its next preemption.
+        if !unregister_rseq() {
+            libc::_exit(103);
+        }
+        // No host file descriptor survives into the stub.
+        if libc::syscall(libc::SYS_close_range, 0u32, u32::MAX, 0u32) != 0 {
+            libc::_exit(102);
+        }
+        // Unblock everything so interrupts reach the tracer as stops.
+        let empty: u64 = 0;
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &raw const empty,
+            0usize,
+            8usize,
+        );
+        core::arch::asm!(
+            "jmp {entry}",
+            entry = in(reg) stub_addr,
+            in("rdi") stub_addr,
+            in("rsi") stub_addr + PAGE as u64,
+            in("rdx") USER_END,
+            options(noreturn),
+        );
+    }
+}

@@ -1,0 +1,108 @@
+//! Safe wrappers over the raw ptrace, wait and signal calls the ptrace
+//! platform makes. Every wrapper takes a pid of a stub this process traces;
+//! the kernel checks that, so a wrong pid is an error, never memory unsafety.
+
+use std::io;
+
+use libc::pid_t;
+use ring0::abi::Regs;
+
+fn check(r: libc::c_long, call: &'static str) -> Result<libc::c_long, (&'static str, io::Error)> {
+    if r < 0 {
+        Err((call, io::Error::last_os_error()))
+    } else {
+        Ok(r)
+    }
+}
+
+pub type SysResult<T> = Result<T, (&'static str, io::Error)>;
+
+pub fn get_regs(pid: pid_t, regs: &mut Regs) -> SysResult<()> {
+    // SAFETY: PTRACE_GETREGS writes exactly one user_regs_struct, whose
+    // layout `Regs` reproduces (checked by a test in ring0), into `regs`.
+    let r = unsafe { libc::ptrace(libc::PTRACE_GETREGS, pid, 0, std::ptr::from_mut(regs)) };
+    check(r, "PTRACE_GETREGS").map(drop)
+}
+
+pub fn set_regs(pid: pid_t, regs: &Regs) -> SysResult<()> {
+    // SAFETY: PTRACE_SETREGS only reads one user_regs_struct from `regs`.
+    let r = unsafe { libc::ptrace(libc::PTRACE_SETREGS, pid, 0, std::ptr::from_ref(regs)) };
+    check(r, "PTRACE_SETREGS").map(drop)
+}
+
+/// Resume `pid` with `request` (PTRACE_SYSEMU or PTRACE_CONT), delivering no signal.
+pub fn resume(pid: pid_t, request: libc::c_uint) -> SysResult<()> {
+    // SAFETY: resume requests take no pointers; data 0 means no signal.
+    let r = unsafe { libc::ptrace(request, pid, 0, 0) };
+    check(r, "ptrace resume").map(drop)
+}
+
+pub fn set_options(pid: pid_t, options: libc::c_int) -> SysResult<()> {
+    // SAFETY: PTRACE_SETOPTIONS takes the options by value in `data`.
+    let r = unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0, options as libc::c_long) };
+    check(r, "PTRACE_SETOPTIONS").map(drop)
+}
+
+/// The siginfo of the signal `pid` is stopped for.
+pub fn get_siginfo(pid: pid_t) -> SysResult<libc::siginfo_t> {
+    // SAFETY: siginfo_t is plain data; all-zero is a valid value.
+    let mut si: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: PTRACE_GETSIGINFO writes one siginfo_t into `si`.
+    let r = unsafe { libc::ptrace(libc::PTRACE_GETSIGINFO, pid, 0, std::ptr::from_mut(&mut si)) };
+    check(r, "PTRACE_GETSIGINFO").map(|_| si)
+}
+
+/// How a waited-for stub changed state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitStatus {
+    /// Stopped with this stop signal (SIGTRAP|0x80 for system-call stops).
+    Stopped(i32),
+    Exited(i32),
+    Signaled(i32),
+}
+
+/// Wait for `pid` to stop or die. Retries on EINTR.
+pub fn wait(pid: pid_t) -> SysResult<WaitStatus> {
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid writes one int into `status`.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(("waitpid", e));
+        }
+        return Ok(if libc::WIFSTOPPED(status) {
+            WaitStatus::Stopped(libc::WSTOPSIG(status))
+        } else if libc::WIFEXITED(status) {
+            WaitStatus::Exited(libc::WEXITSTATUS(status))
+        } else {
+            WaitStatus::Signaled(libc::WTERMSIG(status))
+        });
+    }
+}
+
+/// Send `sig` to thread `tid` of process `pid`.
+pub fn tgkill(pid: pid_t, tid: pid_t, sig: i32) -> SysResult<()> {
+    // SAFETY: a plain system call with integer arguments.
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) };
+    check(r, "tgkill").map(drop)
+}
+
+/// Kill and reap a stub.
+pub fn kill_and_reap(pid: pid_t) {
+    // SAFETY: plain system calls with integer arguments; `status` is ours.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+        let mut status = 0;
+        while libc::waitpid(pid, &mut status, libc::__WALL) < 0
+            && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+        {}
+    }
+}
+
+pub fn gettid() -> pid_t {
+    rustix::thread::gettid().as_raw_nonzero().get()
+}
