@@ -12,9 +12,11 @@ use sentry::sandbox::{probe_platform, run_sandbox, PlatformKind, SandboxConfig};
 use cli::{Cli, Command, PlatformArg, RunArgs};
 
 fn init_logging() {
-    // Logs share the guest's stderr, so only problems show by default.
+    // Logs share the guest's stderr, so by default only rvisor's own
+    // failures show; RVISOR_LOG=warn adds unimplemented system calls,
+    // RVISOR_LOG=trace every platform event.
     let filter = tracing_subscriber::EnvFilter::try_from_env("RVISOR_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

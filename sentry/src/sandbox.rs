@@ -11,7 +11,7 @@ use crate::kernel::run::{run, RunError};
 use crate::kernel::signal::SignalState;
 use crate::kernel::task::{RLimit, RLIM_NLIMITS};
 use crate::kernel::{Credentials, ExitStatus, Task};
-use crate::loader::{build_stack, load_elf, LoadError, StackSpec};
+use crate::loader::{build_stack, load_elf, parse_elf, LoadError, StackSpec};
 use crate::mm::{Layout, MemoryManager};
 use crate::vfs::{FdTable, FsContext};
 
@@ -172,6 +172,7 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
         .map_err(|e| SandboxError::Setup(format!("root {}: {e}", cfg.root.display())))?;
     let (exe, bytes) = find_program(&fs, &cfg.program, &cfg.envp)?;
     let display = String::from_utf8_lossy(&cfg.program).into_owned();
+    let elf = parse_elf(&bytes).map_err(|e| SandboxError::BadImage(display.clone(), e))?;
 
     let mf = Arc::new(
         MemoryFile::new(MEMORY_FILE_SIZE).map_err(|e| SandboxError::Setup(e.to_string()))?,
@@ -186,7 +187,7 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
     );
 
     let image =
-        load_elf(&mut mm, &bytes).map_err(|e| SandboxError::BadImage(display.clone(), e))?;
+        load_elf(&mut mm, &bytes, &elf).map_err(|e| SandboxError::BadImage(display.clone(), e))?;
     mm.set_brk_start(image.end);
     let creds = host_credentials();
     let spec = StackSpec {

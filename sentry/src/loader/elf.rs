@@ -37,8 +37,31 @@ fn perms_of(flags: u32) -> Access {
     a
 }
 
-/// Parse `bytes` and map its loadable segments into `mm`.
-pub fn load_elf(mm: &mut MemoryManager, bytes: &[u8]) -> Result<LoadedImage, LoadError> {
+/// One PT_LOAD segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Segment {
+    vaddr: u64,
+    memsz: u64,
+    offset: u64,
+    filesz: u64,
+    flags: u32,
+}
+
+/// A validated static x86-64 ELF executable, ready to be placed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElfInfo {
+    pie: bool,
+    entry: u64,
+    segments: Vec<Segment>,
+    /// Unbiased address of the program headers, if they are loaded.
+    phdr: Option<u64>,
+    phent: u64,
+    phnum: u64,
+    exec_stack: bool,
+}
+
+/// Check that `bytes` is a static x86-64 executable rvisor can run.
+pub fn parse_elf(bytes: &[u8]) -> Result<ElfInfo, LoadError> {
     if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
         return Err(LoadError::NotElf);
     }
@@ -59,7 +82,7 @@ pub fn load_elf(mm: &mut MemoryManager, bytes: &[u8]) -> Result<LoadedImage, Loa
     };
     if let Some(ph) = elf.program_headers.iter().find(|p| p.p_type == PT_INTERP) {
         let name = bytes
-            .get(ph.p_offset as usize..(ph.p_offset + ph.p_filesz) as usize)
+            .get(ph.p_offset as usize..ph.p_offset.saturating_add(ph.p_filesz) as usize)
             .map(|s| {
                 String::from_utf8_lossy(s)
                     .trim_end_matches('\0')
@@ -68,46 +91,85 @@ pub fn load_elf(mm: &mut MemoryManager, bytes: &[u8]) -> Result<LoadedImage, Loa
             .unwrap_or_default();
         return Err(LoadError::Dynamic(name));
     }
-    let loads: Vec<_> = elf
+    let segments: Vec<Segment> = elf
         .program_headers
         .iter()
         .filter(|p| p.p_type == PT_LOAD && p.p_memsz > 0)
+        .map(|p| Segment {
+            vaddr: p.p_vaddr,
+            memsz: p.p_memsz,
+            offset: p.p_offset,
+            filesz: p.p_filesz,
+            flags: p.p_flags,
+        })
         .collect();
-    if loads.is_empty() {
+    if segments.is_empty() {
         return Err(LoadError::Malformed("no loadable segments".into()));
     }
-    let lowest = loads
-        .iter()
-        .map(|p| page_align_down(p.p_vaddr))
-        .min()
-        .unwrap_or(0);
-    let bias = if pie {
-        mm.layout().pie_base.wrapping_sub(lowest)
-    } else {
-        0
-    };
-    let max_addr = mm.layout().max_addr;
-
-    // Validate every segment before touching memory.
-    for p in &loads {
-        let file_end = p.p_offset.checked_add(p.p_filesz);
-        if file_end.is_none_or(|e| e > bytes.len() as u64) {
+    for s in &segments {
+        if s.offset
+            .checked_add(s.filesz)
+            .is_none_or(|e| e > bytes.len() as u64)
+        {
             return Err(LoadError::Malformed(
                 "segment extends past the end of the file".into(),
             ));
         }
-        if p.p_filesz > p.p_memsz
-            || (p.p_align > 1 && (p.p_vaddr % PAGE_SIZE) != (p.p_offset % PAGE_SIZE))
-        {
+        if s.filesz > s.memsz || s.vaddr % PAGE_SIZE != s.offset % PAGE_SIZE {
             return Err(LoadError::Malformed(
                 "inconsistent segment sizes or alignment".into(),
             ));
         }
-        let end = p
-            .p_vaddr
-            .checked_add(p.p_memsz)
-            .and_then(|e| e.checked_add(bias));
-        if end.is_none_or(|e| e > max_addr) || p.p_vaddr.wrapping_add(bias) < mm.layout().min_addr {
+        if s.vaddr.checked_add(s.memsz).is_none() {
+            return Err(LoadError::Malformed(
+                "segment overflows the address space".into(),
+            ));
+        }
+    }
+    let phoff = elf.header.e_phoff;
+    let phdr = match elf.program_headers.iter().find(|p| p.p_type == PT_PHDR) {
+        Some(p) => Some(p.p_vaddr),
+        None => segments
+            .iter()
+            .find(|s| phoff >= s.offset && phoff < s.offset + s.filesz)
+            .map(|s| s.vaddr + (phoff - s.offset)),
+    };
+    Ok(ElfInfo {
+        pie,
+        entry: elf.entry,
+        segments,
+        phdr,
+        phent: u64::from(elf.header.e_phentsize),
+        phnum: u64::from(elf.header.e_phnum),
+        exec_stack: elf
+            .program_headers
+            .iter()
+            .any(|p| p.p_type == PT_GNU_STACK && p.p_flags & PF_X != 0),
+    })
+}
+
+/// Map the segments of `info` (parsed from `bytes`) into `mm`.
+pub fn load_elf(
+    mm: &mut MemoryManager,
+    bytes: &[u8],
+    info: &ElfInfo,
+) -> Result<LoadedImage, LoadError> {
+    let lowest = info
+        .segments
+        .iter()
+        .map(|s| page_align_down(s.vaddr))
+        .min()
+        .unwrap_or(0);
+    let bias = if info.pie {
+        mm.layout().pie_base.wrapping_sub(lowest)
+    } else {
+        0
+    };
+    let layout = *mm.layout();
+    for s in &info.segments {
+        let start = s.vaddr.wrapping_add(bias);
+        let end = start.checked_add(s.memsz);
+        if start < layout.min_addr || end.is_none_or(|e| e > layout.max_addr) {
             return Err(LoadError::Malformed(
                 "segment lies outside the user address space".into(),
             ));
@@ -118,9 +180,9 @@ pub fn load_elf(mm: &mut MemoryManager, bytes: &[u8]) -> Result<LoadedImage, Loa
     // Segments may share a page; the later one then maps only past it.
     let mut mapped_to = 0u64;
     let mut protections = Vec::new();
-    for p in &loads {
-        let start = page_align_down(p.p_vaddr + bias);
-        let end = page_align_up(p.p_vaddr + bias + p.p_memsz)
+    for s in &info.segments {
+        let start = page_align_down(s.vaddr + bias);
+        let end = page_align_up(s.vaddr + bias + s.memsz)
             .ok_or(LoadError::Malformed("segment overflows".into()))?;
         let map_from = start.max(mapped_to);
         if end > map_from {
@@ -132,36 +194,19 @@ pub fn load_elf(mm: &mut MemoryManager, bytes: &[u8]) -> Result<LoadedImage, Loa
             )?;
             mapped_to = end;
         }
-        let data = &bytes[p.p_offset as usize..(p.p_offset + p.p_filesz) as usize];
-        mm.copy_out(p.p_vaddr + bias, data)?;
-        protections.push((start, end, perms_of(p.p_flags)));
+        let data = &bytes[s.offset as usize..(s.offset + s.filesz) as usize];
+        mm.copy_out(s.vaddr + bias, data)?;
+        protections.push((start, end, perms_of(s.flags)));
     }
     for (start, end, perms) in protections {
         mm.protect(start, end - start, perms)?;
     }
-
-    let phent = u64::from(elf.header.e_phentsize);
-    let phnum = u64::from(elf.header.e_phnum);
-    let phdr = match elf.program_headers.iter().find(|p| p.p_type == PT_PHDR) {
-        Some(p) => p.p_vaddr + bias,
-        None => loads
-            .iter()
-            .find(|p| {
-                elf.header.e_phoff >= p.p_offset && elf.header.e_phoff < p.p_offset + p.p_filesz
-            })
-            .map(|p| p.p_vaddr + bias + (elf.header.e_phoff - p.p_offset))
-            .unwrap_or(0),
-    };
-    let exec_stack = elf
-        .program_headers
-        .iter()
-        .any(|p| p.p_type == PT_GNU_STACK && p.p_flags & PF_X != 0);
     Ok(LoadedImage {
-        entry: elf.entry.wrapping_add(bias),
-        phdr,
-        phent,
-        phnum,
-        exec_stack,
+        entry: info.entry.wrapping_add(bias),
+        phdr: info.phdr.map_or(0, |p| p + bias),
+        phent: info.phent,
+        phnum: info.phnum,
+        exec_stack: info.exec_stack,
         end: mapped_to,
     })
 }

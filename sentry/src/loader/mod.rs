@@ -4,7 +4,7 @@
 mod elf;
 mod stack;
 
-pub use elf::{load_elf, LoadedImage};
+pub use elf::{load_elf, parse_elf, ElfInfo, LoadedImage};
 pub use stack::{build_stack, StackSpec};
 
 use crate::errno::Errno;

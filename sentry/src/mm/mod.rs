@@ -143,8 +143,11 @@ impl MemoryManager {
 
     fn check_range(&self, addr: u64, len: u64) -> Result<(), Errno> {
         let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
-        if addr % PAGE_SIZE != 0 || addr < self.layout.min_addr || end > self.layout.max_addr {
-            return Err(if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE)
+            || addr < self.layout.min_addr
+            || end > self.layout.max_addr
+        {
+            return Err(if !addr.is_multiple_of(PAGE_SIZE) {
                 Errno::EINVAL
             } else {
                 Errno::ENOMEM
@@ -176,7 +179,7 @@ impl MemoryManager {
 
     /// Remove every mapping in `[addr, addr + len)`.
     pub fn unmap(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let len = page_align_up(len).filter(|&l| l > 0).ok_or(Errno::EINVAL)?;
@@ -193,7 +196,7 @@ impl MemoryManager {
 
     /// Change the permissions of `[addr, addr + len)`, all of which must be mapped.
     pub fn protect(&mut self, addr: u64, len: u64, perms: Access) -> Result<(), Errno> {
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let len = page_align_up(len).ok_or(Errno::ENOMEM)?;
@@ -231,7 +234,7 @@ impl MemoryManager {
         may_move: bool,
         fixed: Option<u64>,
     ) -> Result<u64, Errno> {
-        if old % PAGE_SIZE != 0 {
+        if !old.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let old_len = page_align_up(old_len).ok_or(Errno::EINVAL)?;

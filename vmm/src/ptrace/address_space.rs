@@ -72,8 +72,9 @@ impl PtraceAddressSpace {
             pending: Vec::new(),
         })
     }
+    /// Host pid of the stub process.
 
-    pub(super) fn pid(&self) -> pid_t {
+    pub fn pid(&self) -> pid_t {
         self.pid
     }
 

@@ -239,8 +239,9 @@ unsafe fn unregister_rseq() -> bool {
 /// Must only be called in a child just forked from the sentry, with
 /// `stub_addr` the address of a mapped `StubPage`.
 unsafe fn child_enter_stub(parent: pid_t, stub_addr: u64) -> ! {
-    // SAFETY (whole block): raw system calls with integer arguments or
-    // pointers to locals; on failure the child exits at once.
+    // SAFETY: raw system calls with integer arguments or pointers to
+    // locals; on failure the child exits at once. The final jump enters the
+    // stub page, which the caller guarantees is mapped.
     unsafe {
         // Die with the sentry thread that traces us.
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent {
