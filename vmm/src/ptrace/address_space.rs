@@ -72,8 +72,8 @@ impl PtraceAddressSpace {
             pending: Vec::new(),
         })
     }
-    /// Host pid of the stub process.
 
+    /// Host pid of the stub process.
     pub fn pid(&self) -> pid_t {
         self.pid
     }
