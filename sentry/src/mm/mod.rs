@@ -28,7 +28,8 @@ pub use vma::{Vma, VmaKind};
 
 use crate::errno::Errno;
 
-/// How much backing a single fault creates around the faulting address.
+/// How much backing a single fault creates: the aligned window around the
+/// faulting address.
 const FAULT_CHUNK: u64 = 2 << 20;
 /// Largest stack the guest may grow to (RLIMIT_STACK default).
 pub const STACK_LIMIT: u64 = 8 << 20;
@@ -364,9 +365,12 @@ impl MemoryManager {
             // write or execute the VMA forbids).
             return Err(FaultError::Protection);
         }
-        let page = page_align_down(addr);
-        let lo = page.saturating_sub(FAULT_CHUNK / 2).max(start);
-        let hi = (page + FAULT_CHUNK / 2).min(vma.end);
+        // Back the aligned window around the fault: sequential access then
+        // traps once per window in either direction.
+        let lo = (addr & !(FAULT_CHUNK - 1)).max(start);
+        let hi = (addr & !(FAULT_CHUNK - 1))
+            .saturating_add(FAULT_CHUNK)
+            .min(vma.end);
         self.back(lo, hi).map_err(|_| FaultError::OutOfMemory)
     }
 
@@ -432,8 +436,13 @@ impl MemoryManager {
                 return Err(Errno::EFAULT);
             }
             let seg_end = end.min(vma.end);
-            let lo = page_align_down(cur).max(vstart);
-            let hi = page_align_up(seg_end).unwrap_or(vma.end).min(vma.end);
+            // Back the same aligned windows a guest fault would, so the
+            // guest does not trap on neighbours of what the sentry touched.
+            let lo = (cur & !(FAULT_CHUNK - 1)).max(vstart);
+            let hi = seg_end
+                .checked_next_multiple_of(FAULT_CHUNK)
+                .unwrap_or(vma.end)
+                .min(vma.end);
             self.back(lo, hi)?;
             for (s, e, range) in self.pmas.pieces(cur, seg_end) {
                 f(&self.mf, s, range.offset, (e - s) as usize)?;
@@ -549,3 +558,6 @@ fn platform_errno(e: vmm::PlatformError) -> Errno {
     tracing::error!("platform mapping failed: {e}");
     Errno::ENOMEM
 }
+
+#[cfg(test)]
+mod tests;

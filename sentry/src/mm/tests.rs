@@ -1,0 +1,219 @@
+//! Memory-manager behaviour against a recording fake platform.
+
+use std::any::Any;
+use std::sync::{Arc, Mutex};
+
+use vmm::{Access, AddressSpace, FileRange, MemoryFile, PAGE_SIZE};
+
+use super::*;
+
+/// Records what the memory manager mirrors into the platform.
+#[derive(Clone, Default)]
+struct Recorder {
+    ops: Arc<Mutex<Vec<String>>>,
+}
+
+impl AddressSpace for Recorder {
+    fn map_file(&mut self, addr: u64, range: FileRange, perms: Access) -> vmm::Result<()> {
+        self.ops
+            .lock()
+            .unwrap()
+            .push(format!("map {addr:#x}+{:#x} {perms:?}", range.len));
+        Ok(())
+    }
+    fn unmap(&mut self, addr: u64, len: u64) -> vmm::Result<()> {
+        self.ops
+            .lock()
+            .unwrap()
+            .push(format!("unmap {addr:#x}+{len:#x}"));
+        Ok(())
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+const RW: Access = Access::READ.union(Access::WRITE);
+
+fn mm() -> (MemoryManager, Recorder) {
+    let rec = Recorder::default();
+    let mf = Arc::new(MemoryFile::new(256 << 20).unwrap());
+    let layout = Layout::for_max_address(0x7fff_ffff_0000);
+    (MemoryManager::new(mf, Box::new(rec.clone()), layout), rec)
+}
+
+#[test]
+fn copy_round_trips_and_backs_lazily() {
+    let (mut mm, rec) = mm();
+    let a = mm
+        .map_anon(Placement::Hint(0), 3 * PAGE_SIZE, RW, VmaKind::Anon)
+        .unwrap();
+    assert!(
+        rec.ops.lock().unwrap().is_empty(),
+        "mmap alone backs nothing"
+    );
+    mm.copy_out(a + PAGE_SIZE - 2, b"straddle").unwrap();
+    let mut buf = [0u8; 8];
+    mm.copy_in(a + PAGE_SIZE - 2, &mut buf).unwrap();
+    assert_eq!(&buf, b"straddle");
+    assert_eq!(
+        rec.ops.lock().unwrap().len(),
+        1,
+        "one mapping covers the window"
+    );
+}
+
+#[test]
+fn bad_pointers_are_efault() {
+    let (mut mm, _) = mm();
+    let mut buf = [0u8; 4];
+    assert_eq!(mm.copy_in(0x1000, &mut buf), Err(Errno::EFAULT));
+    let a = mm
+        .map_anon(Placement::Hint(0), PAGE_SIZE, Access::READ, VmaKind::Anon)
+        .unwrap();
+    assert_eq!(mm.copy_out(a, b"x"), Err(Errno::EFAULT), "read-only memory");
+    assert_eq!(
+        mm.copy_in(a + PAGE_SIZE - 2, &mut buf),
+        Err(Errno::EFAULT),
+        "runs off the end"
+    );
+    assert_eq!(
+        mm.copy_in(u64::MAX - 1, &mut buf),
+        Err(Errno::EFAULT),
+        "wraps around"
+    );
+    let b = mm
+        .map_anon(Placement::Hint(0), PAGE_SIZE, RW, VmaKind::Anon)
+        .unwrap();
+    mm.copy_out(b, &[b'a'; 16]).unwrap();
+    assert_eq!(mm.read_cstring(b, 16), Err(Errno::ENAMETOOLONG));
+    assert_eq!(mm.read_cstring(b + 8, 16), Ok(vec![b'a'; 8]));
+}
+
+#[test]
+fn faults_resolve_inside_vmas_only() {
+    let (mut mm, _) = mm();
+    let a = mm
+        .map_anon(
+            Placement::Hint(0),
+            4 * PAGE_SIZE,
+            Access::READ,
+            VmaKind::Anon,
+        )
+        .unwrap();
+    assert_eq!(mm.handle_fault(a + 5, Access::READ), Ok(()));
+    // Backed and mirrored, so a second fault there is a permission problem.
+    assert_eq!(
+        mm.handle_fault(a + 5, Access::READ),
+        Err(FaultError::Protection)
+    );
+    assert_eq!(
+        mm.handle_fault(a, Access::WRITE),
+        Err(FaultError::Protection)
+    );
+    assert_eq!(
+        mm.handle_fault(a + 4 * PAGE_SIZE, Access::READ),
+        Err(FaultError::Unmapped)
+    );
+}
+
+#[test]
+fn unmap_and_discard_give_zeroes_back() {
+    let (mut mm, _) = mm();
+    let a = mm
+        .map_anon(Placement::Hint(0), 2 * PAGE_SIZE, RW, VmaKind::Anon)
+        .unwrap();
+    mm.copy_out(a, b"data").unwrap();
+    mm.discard(a, PAGE_SIZE).unwrap();
+    let mut buf = [1u8; 4];
+    mm.copy_in(a, &mut buf).unwrap();
+    assert_eq!(buf, [0; 4]);
+    mm.unmap(a, PAGE_SIZE).unwrap();
+    assert_eq!(mm.copy_in(a, &mut buf), Err(Errno::EFAULT));
+    assert!(mm.copy_in(a + PAGE_SIZE, &mut buf).is_ok());
+}
+
+#[test]
+fn protect_remirrors_backed_pages() {
+    let (mut mm, rec) = mm();
+    let a = mm
+        .map_anon(Placement::Hint(0), 2 * PAGE_SIZE, RW, VmaKind::Anon)
+        .unwrap();
+    mm.copy_out(a, b"x").unwrap();
+    rec.ops.lock().unwrap().clear();
+    mm.protect(a, PAGE_SIZE, Access::empty()).unwrap();
+    mm.protect(a + PAGE_SIZE, PAGE_SIZE, Access::READ).unwrap();
+    let ops = rec.ops.lock().unwrap().clone();
+    assert_eq!(
+        ops,
+        vec![
+            format!("unmap {a:#x}+0x1000"),
+            format!("map {:#x}+0x1000 Access(READ)", a + PAGE_SIZE)
+        ]
+    );
+    assert_eq!(
+        mm.protect(a, 3 * PAGE_SIZE, RW),
+        Err(Errno::ENOMEM),
+        "range not fully mapped"
+    );
+}
+
+#[test]
+fn remap_moves_contents() {
+    let (mut mm, _) = mm();
+    let a = mm
+        .map_anon(Placement::Hint(0), PAGE_SIZE, RW, VmaKind::Anon)
+        .unwrap();
+    // Block growth in place.
+    mm.map_anon(
+        Placement::FixedNoReplace(a + PAGE_SIZE),
+        PAGE_SIZE,
+        RW,
+        VmaKind::Anon,
+    )
+    .unwrap();
+    mm.copy_out(a, b"moving").unwrap();
+    assert_eq!(
+        mm.remap(a, PAGE_SIZE, 4 * PAGE_SIZE, false, None),
+        Err(Errno::ENOMEM)
+    );
+    let b = mm.remap(a, PAGE_SIZE, 4 * PAGE_SIZE, true, None).unwrap();
+    assert_ne!(a, b);
+    let mut buf = [0u8; 6];
+    mm.copy_in(b, &mut buf).unwrap();
+    assert_eq!(&buf, b"moving");
+    assert_eq!(mm.copy_in(a, &mut buf), Err(Errno::EFAULT));
+    mm.copy_out(b + 3 * PAGE_SIZE, b"grown").unwrap();
+}
+
+#[test]
+fn brk_grows_and_shrinks() {
+    let (mut mm, _) = mm();
+    mm.set_brk_start(0x60_0000);
+    assert_eq!(mm.set_brk(0), 0x60_0000, "query");
+    assert_eq!(mm.set_brk(0x60_2000), 0x60_2000);
+    mm.copy_out(0x60_1ff0, b"heap").unwrap();
+    assert_eq!(mm.set_brk(0x60_1000), 0x60_1000);
+    let mut buf = [0u8; 4];
+    assert_eq!(mm.copy_in(0x60_1ff0, &mut buf), Err(Errno::EFAULT));
+    assert_eq!(mm.set_brk(0x10), 0x60_1000, "below the start is refused");
+}
+
+#[test]
+fn stack_grows_down_within_its_limit() {
+    let (mut mm, _) = mm();
+    let top = mm.layout().stack_top;
+    mm.map_anon(
+        Placement::Fixed(top - 16 * PAGE_SIZE),
+        16 * PAGE_SIZE,
+        RW,
+        VmaKind::Stack,
+    )
+    .unwrap();
+    assert_eq!(mm.handle_fault(top - 64 * PAGE_SIZE, Access::WRITE), Ok(()));
+    mm.copy_out(top - 100 * PAGE_SIZE, b"deep").unwrap();
+    assert_eq!(
+        mm.handle_fault(top - STACK_LIMIT - PAGE_SIZE, Access::WRITE),
+        Err(FaultError::Unmapped)
+    );
+}
