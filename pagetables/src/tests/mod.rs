@@ -1,0 +1,4 @@
+//! Tests of `PageTables` as a whole, against the arena allocator.
+
+mod random;
+mod targeted;
