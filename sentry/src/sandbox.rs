@@ -213,6 +213,7 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
         rlimits: host_rlimits(),
         clear_child_tid: 0,
         robust_list: (0, 0),
+        rseq: None,
         exe: String::from_utf8_lossy(&exe).into_owned(),
         exit_status: None,
         strace: cfg.strace,

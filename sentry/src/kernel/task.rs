@@ -45,6 +45,14 @@ pub struct RLimit {
 /// Number of resource limits Linux defines.
 pub const RLIM_NLIMITS: usize = 16;
 
+/// A thread's `rseq` registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rseq {
+    pub addr: u64,
+    pub len: u32,
+    pub sig: u32,
+}
+
 pub struct Task {
     pub tid: i32,
     pub tgid: i32,
@@ -60,6 +68,8 @@ pub struct Task {
     pub clear_child_tid: u64,
     /// `set_robust_list`: head and length.
     pub robust_list: (u64, u64),
+    /// `rseq` registration, if any.
+    pub rseq: Option<Rseq>,
     /// Guest path of the running executable (for AT_EXECFN and /proc/self/exe).
     pub exe: String,
     /// Set by `exit`/`exit_group` or a fatal signal.

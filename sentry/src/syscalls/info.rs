@@ -11,14 +11,13 @@
 //! machine "x86_64" fixed. Every thread runs on CPU 0 as far as `getcpu`
 //! and `rseq` tell.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use bytemuck::{Pod, Zeroable};
 
 use super::Handler;
 use crate::errno::{Errno, SysResult};
-use crate::kernel::task::{RLimit, RLIM_NLIMITS};
+use crate::kernel::task::{RLimit, Rseq, RLIM_NLIMITS};
 use crate::kernel::Task;
 
 pub(super) const TABLE: &[(i64, Handler)] = &[
@@ -355,22 +354,6 @@ fn sys_get_robust_list(task: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-/// A thread's `rseq` registration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Rseq {
-    addr: u64,
-    len: u32,
-    sig: u32,
-}
-
-/// Registrations by thread id.
-// TODO: move into `Task` (e.g. `rseq: Option<Rseq>`) when task.rs grows a
-// slot for it; a sandbox runs one guest, so a tid identifies the thread.
-fn rseq_registry() -> &'static Mutex<HashMap<i32, Rseq>> {
-    static REG: OnceLock<Mutex<HashMap<i32, Rseq>>> = OnceLock::new();
-    REG.get_or_init(Mutex::default)
-}
-
 const RSEQ_FLAG_UNREGISTER: u64 = 1;
 /// Size and alignment of the original `struct rseq`.
 const ORIG_RSEQ_SIZE: u32 = 32;
@@ -396,7 +379,7 @@ fn write_rseq_ids(task: &mut Task, addr: u64, cpu: u32) -> Result<(), Errno> {
 fn sys_rseq(task: &mut Task, a: [u64; 6]) -> SysResult {
     let [addr, len, flags, sig, ..] = a;
     let (len, sig) = (len as u32, sig as u32);
-    let current = rseq_registry().lock().unwrap().get(&task.tid).copied();
+    let current = task.rseq;
     if flags & RSEQ_FLAG_UNREGISTER != 0 {
         if flags & !RSEQ_FLAG_UNREGISTER != 0 {
             return Err(Errno::EINVAL);
@@ -408,7 +391,7 @@ fn sys_rseq(task: &mut Task, a: [u64; 6]) -> SysResult {
             return Err(Errno::EPERM);
         }
         write_rseq_ids(task, addr, RSEQ_CPU_ID_UNINITIALIZED)?;
-        rseq_registry().lock().unwrap().remove(&task.tid);
+        task.rseq = None;
         return Ok(0);
     }
     if flags != 0 {
@@ -439,9 +422,6 @@ fn sys_rseq(task: &mut Task, a: [u64; 6]) -> SysResult {
     // `rseq_cs` is cleared as the kernel's return path leaves it.
     write_rseq_ids(task, addr, 0)?;
     task.mm.write_val(addr + RSEQ_CS, &0u64)?;
-    rseq_registry()
-        .lock()
-        .unwrap()
-        .insert(task.tid, Rseq { addr, len, sig });
+    task.rseq = Some(Rseq { addr, len, sig });
     Ok(0)
 }
