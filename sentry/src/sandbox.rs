@@ -214,6 +214,16 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
         clear_child_tid: 0,
         robust_list: (0, 0),
         rseq: None,
+        comm: exe
+            .rsplit(|&c| c == b'/')
+            .next()
+            .unwrap_or(&exe)
+            .iter()
+            .take(15)
+            .copied()
+            .collect(),
+        no_new_privs: false,
+        pdeathsig: 0,
         exe: String::from_utf8_lossy(&exe).into_owned(),
         exit_status: None,
         strace: cfg.strace,

@@ -70,6 +70,12 @@ pub struct Task {
     pub robust_list: (u64, u64),
     /// `rseq` registration, if any.
     pub rseq: Option<Rseq>,
+    /// The task's name (`prctl(PR_SET_NAME)`, /proc/PID/comm), at most 15 bytes.
+    pub comm: Vec<u8>,
+    /// `prctl(PR_SET_NO_NEW_PRIVS)`.
+    pub no_new_privs: bool,
+    /// `prctl(PR_SET_PDEATHSIG)`.
+    pub pdeathsig: i32,
     /// Guest path of the running executable (for AT_EXECFN and /proc/self/exe).
     pub exe: String,
     /// Set by `exit`/`exit_group` or a fatal signal.
