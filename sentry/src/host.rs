@@ -1,6 +1,7 @@
 //! The few raw host system calls the sentry needs that `rustix` does not
 //! offer safely. Each takes only owned or borrowed Rust values.
 
+use crate::errno::Errno;
 use crate::kernel::task::RLimit;
 
 /// The host's limit for resource `resource`, if it has one.
@@ -22,4 +23,73 @@ pub fn getrlimit(resource: u32) -> Option<RLimit> {
         cur: r.rlim_cur,
         max: r.rlim_max,
     })
+}
+
+/// `getdents64` on a host directory: fills `buf` with `struct linux_dirent64`
+/// records (the guest's layout too) and returns how many bytes it used.
+pub fn getdents64(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf`, which we
+    // borrow mutably for the duration of the call; `fd` is a live descriptor.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_getdents64,
+            fd.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    if rc < 0 {
+        return Err(last_errno());
+    }
+    Ok(rc as usize)
+}
+
+/// Size of the kernel's `struct termios` that `TCGETS` fills (x86-64).
+pub const KERNEL_TERMIOS_SIZE: usize = 36;
+
+/// `ioctl(fd, TCGETS)`: the terminal attributes in the kernel's layout.
+pub fn tcgets(fd: std::os::fd::BorrowedFd<'_>) -> Result<[u8; KERNEL_TERMIOS_SIZE], Errno> {
+    use std::os::fd::AsRawFd;
+    // Room for the larger termios2 too, should a kernel ever write more.
+    let mut buf = [0u8; 64];
+    // SAFETY: TCGETS writes one kernel `struct termios` (36 bytes on
+    // x86-64) to the pointer; `buf` is 64 writable bytes we own.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TCGETS, buf.as_mut_ptr()) };
+    if rc < 0 {
+        return Err(last_errno());
+    }
+    let mut out = [0u8; KERNEL_TERMIOS_SIZE];
+    out.copy_from_slice(&buf[..KERNEL_TERMIOS_SIZE]);
+    Ok(out)
+}
+
+/// `faccessat2(fd, "", mode, AT_EMPTY_PATH | flags)`: may the caller access
+/// the file `fd` refers to (an `O_PATH` descriptor is fine)?
+pub fn access_fd(fd: std::os::fd::BorrowedFd<'_>, mode: u32, eaccess: bool) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    let mut flags = libc::AT_EMPTY_PATH;
+    if eaccess {
+        flags |= libc::AT_EACCESS;
+    }
+    // SAFETY: the path is a static NUL-terminated empty string; the kernel
+    // only reads it. No memory is written.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_faccessat2,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            mode as libc::c_int,
+            flags,
+        )
+    };
+    if rc < 0 {
+        return Err(last_errno());
+    }
+    Ok(())
+}
+
+/// The calling thread's errno after a failed raw call.
+fn last_errno() -> Errno {
+    Errno::from(std::io::Error::last_os_error())
 }

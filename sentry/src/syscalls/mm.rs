@@ -62,7 +62,8 @@ fn sys_mmap(task: &mut Task, a: [u64; 6]) -> SysResult {
     if flags & libc::MAP_ANONYMOUS == 0 {
         // File-backed mappings are private copies of the file's bytes for
         // now: the host tree is read-only, so nobody else can change it.
-        return crate::vfs::mmap_file_copy(task, place, len, perms, fd as i32, offset);
+        let shared = flags & libc::MAP_SHARED != 0;
+        return crate::vfs::mmap_file(task, place, len, perms, shared, fd as i32, offset);
     }
     let at = task.mm.map_anon(place, len, perms, VmaKind::Anon)?;
     if flags & libc::MAP_POPULATE != 0 {

@@ -1,113 +1,131 @@
-//! The guest's view of files. For now: the host tree under `--root`, read
-//! only, and the caller's standard streams.
+//! The guest's view of files: for now the host tree under `--root`, read
+//! only (`hostfs`), and the caller's standard streams.
+//!
+//! - `file`: the `File` trait, one open file description.
+//! - `fdtable`: descriptor numbers → files, with close-on-exec flags.
+//! - `hostfs`: root-confined lookups and opens on the host tree.
+//! - `host_file`: a `File` that passes everything to one host descriptor.
+//! - `path`: guest path strings; `stat`: the guest's stat layouts.
+//! - `mmap`: file-backed `mmap` as a private copy.
 
-use std::os::fd::OwnedFd;
+pub mod fdtable;
+pub mod file;
+pub mod host_file;
+pub mod hostfs;
+mod mmap;
+pub mod path;
+pub mod stat;
+
 use std::path::Path;
+use std::sync::Arc;
 
-use rustix::fs::{openat2, Mode, OFlags, ResolveFlags, CWD};
+pub use fdtable::FdTable;
+pub use file::File;
+pub use hostfs::HostFs;
+pub use mmap::{mmap_file, mmap_file_copy};
 
 use crate::errno::Errno;
 
-/// Where a task's path lookups start: the sandbox root and its cwd.
+/// Most bytes one read or write moves between the host and the guest; a
+/// larger request is a partial transfer, as Linux allows.
+pub const MAX_IO: usize = 1 << 20;
+
+/// Run `f` on a sentry buffer of `min(len, MAX_IO)` bytes, reused from call
+/// to call so big transfers do not fault fresh pages in every time. Its
+/// contents on entry are unspecified.
+pub fn with_io_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
+    use std::cell::RefCell;
+    thread_local! {
+        static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    }
+    let len = len.min(MAX_IO);
+    BUF.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            if buf.len() < len {
+                buf.resize(len, 0);
+            }
+            f(&mut buf[..len])
+        }
+        // Nested use: a fresh buffer for the inner call.
+        Err(_) => f(&mut vec![0u8; len]),
+    })
+}
+
+/// Where a task's path lookups happen: the sandbox's file tree (shared by
+/// every task of the sandbox) and the task's working directory.
+#[derive(Clone)]
 pub struct FsContext {
-    root: OwnedFd,
-    /// Absolute guest path of the working directory.
-    cwd: String,
+    host: Arc<HostFs>,
+    /// Canonical absolute guest path of the working directory.
+    cwd: Vec<u8>,
 }
 
 impl FsContext {
+    /// The tree under host directory `root`, with the guest in `cwd` (an
+    /// absolute guest path).
     pub fn new(root: &Path, cwd: &str) -> Result<Self, Errno> {
-        let root = rustix::fs::open(
-            root,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        )?;
         Ok(FsContext {
-            root,
-            cwd: cwd.to_string(),
+            host: Arc::new(HostFs::new(root)?),
+            cwd: path::join(b"/", cwd.as_bytes()),
         })
     }
 
-    pub fn cwd(&self) -> &str {
+    pub fn cwd(&self) -> &[u8] {
         &self.cwd
     }
 
-    /// Open `path` (relative to the cwd) inside the root. Symlinks and `..`
-    /// are resolved by the host kernel as if the root were `/`, so nothing
-    /// outside it is reachable.
-    fn open_in_root(&self, path: &[u8], flags: OFlags) -> Result<OwnedFd, Errno> {
-        if path.is_empty() {
-            return Err(Errno::ENOENT);
-        }
-        let mut full = Vec::with_capacity(self.cwd.len() + path.len() + 1);
-        if path[0] != b'/' {
-            full.extend_from_slice(self.cwd.as_bytes());
-            full.push(b'/');
-        }
-        full.extend_from_slice(path);
-        let resolve = ResolveFlags::IN_ROOT | ResolveFlags::NO_MAGICLINKS;
-        Ok(openat2(
-            &self.root,
-            full.as_slice(),
-            flags | OFlags::CLOEXEC,
-            Mode::empty(),
-            resolve,
-        )?)
+    /// Set the working directory; `cwd` is canonical and absolute.
+    pub fn set_cwd(&mut self, cwd: Vec<u8>) {
+        self.cwd = cwd;
+    }
+
+    pub fn hostfs(&self) -> &HostFs {
+        &self.host
+    }
+
+    /// `path` as an absolute guest path, relative ones from the cwd.
+    pub fn absolute(&self, path: &[u8]) -> Vec<u8> {
+        path::join(&self.cwd, path)
     }
 
     /// Read the whole of an executable for the loader; checks it is a
-    /// regular file the caller may execute.
+    /// regular file with an execute bit (EACCES otherwise).
     pub fn open_executable(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
-        let fd = self.open_in_root(path, OFlags::RDONLY)?;
-        let st = rustix::fs::fstat(&fd)?;
-        if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
-            return Err(Errno::EACCES);
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
         }
-        if st.st_mode & 0o111 == 0 {
-            return Err(Errno::EACCES);
-        }
-        let mut f = std::fs::File::from(fd);
-        let mut bytes = Vec::with_capacity(st.st_size as usize);
-        std::io::Read::read_to_end(&mut f, &mut bytes)?;
-        let _ = CWD;
-        Ok(bytes)
+        self.host.read_executable(&self.absolute(path))
     }
 }
 
-/// The task's open files. Placeholder: the caller's three standard streams.
-pub struct FdTable {
-    stdio: [bool; 3],
-}
+#[cfg(test)]
+mod tests {
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
 
-impl FdTable {
-    pub fn with_host_stdio() -> Self {
-        FdTable { stdio: [true; 3] }
+    use super::hostfs::tests::TempDir;
+    use super::*;
+
+    #[test]
+    fn relative_paths_start_at_the_cwd() {
+        let t = TempDir::new("fsctx");
+        fs::create_dir_all(t.0.join("bin")).unwrap();
+        let prog = t.0.join("bin/prog");
+        fs::write(&prog, b"program bytes").unwrap();
+        fs::set_permissions(&prog, fs::Permissions::from_mode(0o755)).unwrap();
+        let mut ctx = FsContext::new(&t.0, "/bin").unwrap();
+        assert_eq!(ctx.cwd(), b"/bin");
+        assert_eq!(ctx.absolute(b"prog"), b"/bin/prog");
+        assert_eq!(ctx.open_executable(b"prog").unwrap(), b"program bytes");
+        assert_eq!(ctx.open_executable(b"./prog").unwrap(), b"program bytes");
+        assert_eq!(ctx.open_executable(b"/bin/prog").unwrap(), b"program bytes");
+        assert_eq!(ctx.open_executable(b""), Err(Errno::ENOENT));
+        ctx.set_cwd(b"/".to_vec());
+        assert_eq!(ctx.open_executable(b"prog"), Err(Errno::ENOENT));
+        assert_eq!(ctx.open_executable(b"bin/prog").unwrap(), b"program bytes");
+        // Forked contexts share the tree but not the cwd.
+        let mut child = ctx.clone();
+        child.set_cwd(b"/bin".to_vec());
+        assert_eq!((ctx.cwd(), child.cwd()), (&b"/"[..], &b"/bin"[..]));
     }
-
-    /// Write to a guest fd (only the standard streams for now).
-    pub fn write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
-        match fd {
-            1 | 2 if self.stdio[fd as usize] => {
-                let out = if fd == 1 {
-                    rustix::stdio::stdout()
-                } else {
-                    rustix::stdio::stderr()
-                };
-                Ok(rustix::io::write(out, buf)?)
-            }
-            _ => Err(Errno::EBADF),
-        }
-    }
-}
-
-/// `mmap` of a file: a private copy of its bytes.
-pub fn mmap_file_copy(
-    _task: &mut crate::kernel::Task,
-    _place: crate::mm::Placement,
-    _len: u64,
-    _perms: vmm::Access,
-    _fd: i32,
-    _offset: u64,
-) -> crate::errno::SysResult {
-    Err(Errno::ENODEV)
 }

@@ -1,0 +1,127 @@
+//! Calls on descriptors themselves: close, fstat, dup, dup2, dup3, fcntl,
+//! ioctl, lseek.
+
+use std::sync::Arc;
+
+use super::{fd_arg, nofile_limit};
+use crate::errno::{Errno, SysResult};
+use crate::kernel::Task;
+use crate::vfs::fdtable::NR_OPEN;
+use crate::vfs::File;
+
+const O_PATH: u32 = libc::O_PATH as u32;
+
+pub(super) fn sys_close(task: &mut Task, a: [u64; 6]) -> SysResult {
+    task.fds.remove(fd_arg(a[0]))?;
+    Ok(0)
+}
+
+pub(super) fn sys_fstat(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let st = task.fds.get(fd_arg(a[0]))?.stat()?;
+    task.mm.write_val(a[1], &st)?;
+    Ok(0)
+}
+
+pub(super) fn sys_dup(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let file = task.fds.get(fd_arg(a[0]))?;
+    let limit = nofile_limit(task);
+    Ok(task.fds.install(file, false, 0, limit)? as u64)
+}
+
+pub(super) fn sys_dup2(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let (old, new) = (fd_arg(a[0]), fd_arg(a[1]));
+    let file = task.fds.get(old)?;
+    if old == new {
+        return Ok(new as u64);
+    }
+    dup_to(task, file, new, false)
+}
+
+pub(super) fn sys_dup3(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let (old, new, flags) = (fd_arg(a[0]), fd_arg(a[1]), a[2] as i32);
+    if flags & !libc::O_CLOEXEC != 0 || old == new {
+        return Err(Errno::EINVAL);
+    }
+    let file = task.fds.get(old)?;
+    dup_to(task, file, new, flags & libc::O_CLOEXEC != 0)
+}
+
+/// Put `file` at descriptor `new`, closing what was there.
+fn dup_to(task: &mut Task, file: Arc<dyn File>, new: i32, cloexec: bool) -> SysResult {
+    if new < 0 || new as u64 >= nofile_limit(task).min(NR_OPEN) {
+        return Err(Errno::EBADF);
+    }
+    // The replaced file, if any, is closed when this returns.
+    drop(task.fds.install_at(new, file, cloexec));
+    Ok(new as u64)
+}
+
+pub(super) fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let (fd, cmd, arg) = (fd_arg(a[0]), a[1] as i32, a[2]);
+    let file = task.fds.get(fd)?;
+    match cmd {
+        libc::F_DUPFD | libc::F_DUPFD_CLOEXEC => {
+            let limit = nofile_limit(task);
+            let min = arg as i32;
+            if min < 0 || min as u64 >= limit.min(NR_OPEN) {
+                return Err(Errno::EINVAL);
+            }
+            let cloexec = cmd == libc::F_DUPFD_CLOEXEC;
+            Ok(task.fds.install(file, cloexec, min, limit)? as u64)
+        }
+        libc::F_GETFD => Ok(if task.fds.cloexec(fd)? {
+            libc::FD_CLOEXEC as u64
+        } else {
+            0
+        }),
+        libc::F_SETFD => {
+            task.fds
+                .set_cloexec(fd, arg & libc::FD_CLOEXEC as u64 != 0)?;
+            Ok(0)
+        }
+        libc::F_GETFL => Ok(u64::from(file.status_flags()?)),
+        libc::F_SETFL => {
+            if file.status_flags()? & O_PATH != 0 {
+                return Err(Errno::EBADF);
+            }
+            file.set_status_flags(arg as u32)?;
+            Ok(0)
+        }
+        // Other commands are not usable on O_PATH descriptors at all.
+        _ if file.status_flags()? & O_PATH != 0 => Err(Errno::EBADF),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub(super) fn sys_ioctl(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let (fd, cmd, arg) = (fd_arg(a[0]), a[1] as u32, a[2]);
+    let file = task.fds.get(fd)?;
+    if file.status_flags()? & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    match u64::from(cmd) {
+        libc::FIOCLEX => task.fds.set_cloexec(fd, true).map(|()| 0),
+        libc::FIONCLEX => task.fds.set_cloexec(fd, false).map(|()| 0),
+        libc::FIONBIO => {
+            let on: i32 = task.mm.read_val(arg)?;
+            let flags = file.status_flags()?;
+            let nonblock = libc::O_NONBLOCK as u32;
+            let flags = if on != 0 {
+                flags | nonblock
+            } else {
+                flags & !nonblock
+            };
+            file.set_status_flags(flags).map(|()| 0)
+        }
+        _ => {
+            let (out, ret) = file.ioctl_get(cmd)?;
+            task.mm.copy_out(arg, &out)?;
+            Ok(ret)
+        }
+    }
+}
+
+pub(super) fn sys_lseek(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let file = task.fds.get(fd_arg(a[0]))?;
+    file.seek(a[1] as i64, a[2] as i32)
+}

@@ -1,0 +1,268 @@
+//! Moving bytes: read, write, readv, writev, pread64, pwrite64, preadv,
+//! pwritev, sendfile, getdents64. Each goes through one bounded sentry buffer
+//! (`vfs::with_io_buffer`), so a call moves at most `MAX_IO` bytes, and
+//! stops where guest memory stops being accessible, as Linux does.
+
+use vmm::Access;
+
+use super::{accessible_len, fd_arg, user_range_ok};
+use crate::errno::{Errno, SysResult};
+use crate::kernel::Task;
+use crate::vfs::{with_io_buffer, MAX_IO};
+
+/// Most iovecs one call takes (`UIO_MAXIOV`).
+const IOV_MAX: u64 = 1024;
+/// Most bytes one call transfers on Linux (`MAX_RW_COUNT`).
+const MAX_RW_COUNT: u64 = (i32::MAX as u64) & !(vmm::PAGE_SIZE - 1);
+
+/// `struct iovec`.
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+struct IoVec {
+    base: u64,
+    len: u64,
+}
+
+pub(super) fn sys_read(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let file = task.fds.get(fd_arg(a[0]))?;
+    read_to_guest(task, &[(a[1], a[2])], |buf| file.read(buf))
+}
+
+pub(super) fn sys_write(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let file = task.fds.get(fd_arg(a[0]))?;
+    write_from_guest(task, &[(a[1], a[2])], |buf| file.write(buf))
+}
+
+pub(super) fn sys_pread64(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let file = task.fds.get(fd_arg(a[0]))?;
+    let offset = a[3];
+    read_to_guest(task, &[(a[1], a[2])], |buf| file.pread(buf, offset))
+}
+
+pub(super) fn sys_pwrite64(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let file = task.fds.get(fd_arg(a[0]))?;
+    let offset = a[3];
+    write_from_guest(task, &[(a[1], a[2])], |buf| file.pwrite(buf, offset))
+}
+
+pub(super) fn sys_readv(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let file = task.fds.get(fd_arg(a[0]))?;
+    let iov = read_iovecs(task, a[1], a[2])?;
+    read_to_guest(task, &iov, |buf| file.read(buf))
+}
+
+pub(super) fn sys_writev(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let file = task.fds.get(fd_arg(a[0]))?;
+    let iov = read_iovecs(task, a[1], a[2])?;
+    write_from_guest(task, &iov, |buf| file.write(buf))
+}
+
+/// preadv(fd, iov, iovcnt, pos_l, pos_h): on x86-64 `pos_l` is the whole
+/// offset.
+pub(super) fn sys_preadv(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let file = task.fds.get(fd_arg(a[0]))?;
+    let iov = read_iovecs(task, a[1], a[2])?;
+    let offset = a[3];
+    read_to_guest(task, &iov, |buf| file.pread(buf, offset))
+}
+
+pub(super) fn sys_pwritev(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let file = task.fds.get(fd_arg(a[0]))?;
+    let iov = read_iovecs(task, a[1], a[2])?;
+    let offset = a[3];
+    write_from_guest(task, &iov, |buf| file.pwrite(buf, offset))
+}
+
+/// getdents64(fd, dirent, count): the host's `linux_dirent64` records are
+/// the guest's, so they pass through; the host says EINVAL if `count` is
+/// too small for the next entry.
+pub(super) fn sys_getdents64(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let file = task.fds.get(fd_arg(a[0]))?;
+    let (addr, count) = (a[1], u64::from(a[2] as u32));
+    let room = if user_range_ok(task, addr, count) {
+        accessible_len(task, addr, count.min(MAX_IO as u64) as usize, Access::WRITE)
+    } else {
+        0
+    };
+    if room == 0 && count > 0 {
+        return Err(Errno::EFAULT);
+    }
+    with_io_buffer(room, |buf| {
+        let n = file.getdents64(buf)?;
+        task.mm.copy_out(addr, &buf[..n])?;
+        Ok(n as u64)
+    })
+}
+
+/// Read the guest's iovec array: EINVAL for too many or a negative length,
+/// EFAULT for an unreadable array or a segment outside the user half.
+fn read_iovecs(task: &mut Task, addr: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
+    if count > IOV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    let mut raw = vec![IoVec::default(); count as usize];
+    task.mm.copy_in(addr, bytemuck::cast_slice_mut(&mut raw))?;
+    let mut total = 0u64;
+    let mut out = Vec::with_capacity(raw.len());
+    for v in raw {
+        if v.len > i64::MAX as u64 {
+            return Err(Errno::EINVAL);
+        }
+        let len = v.len.min(MAX_RW_COUNT - total);
+        if len > 0 && !user_range_ok(task, v.base, len) {
+            return Err(Errno::EFAULT);
+        }
+        total += len;
+        out.push((v.base, len));
+    }
+    Ok(out)
+}
+
+/// The part of `segments` a transfer uses: at most `MAX_IO` bytes, ending
+/// at the first byte guest memory does not allow `access` to. Also says
+/// whether any bytes were asked for at all (nothing usable then means
+/// EFAULT).
+fn usable(task: &mut Task, segments: &[(u64, u64)], access: Access) -> (Vec<(u64, usize)>, bool) {
+    let mut out = Vec::new();
+    let mut budget = MAX_IO;
+    let mut asked = false;
+    for &(addr, len) in segments {
+        if len == 0 {
+            continue;
+        }
+        asked = true;
+        if !user_range_ok(task, addr, len) {
+            // Linux's access_ok fails the whole call.
+            return (Vec::new(), true);
+        }
+        if budget == 0 {
+            break;
+        }
+        let want = len.min(budget as u64) as usize;
+        let got = accessible_len(task, addr, want, access);
+        if got > 0 {
+            out.push((addr, got));
+            budget -= got;
+        }
+        if got < want {
+            break;
+        }
+    }
+    (out, asked)
+}
+
+/// Read with `op` into guest memory `segments`, in order.
+fn read_to_guest(
+    task: &mut Task,
+    segments: &[(u64, u64)],
+    mut op: impl FnMut(&mut [u8]) -> Result<usize, Errno>,
+) -> SysResult {
+    let (usable, asked) = usable(task, segments, Access::WRITE);
+    let total: usize = usable.iter().map(|&(_, n)| n).sum();
+    if total == 0 && asked {
+        // Errors the file gives for any read (EBADF, EISDIR, ...) come
+        // before the guest's bad buffer; a zero-byte read consumes nothing.
+        op(&mut [])?;
+        return Err(Errno::EFAULT);
+    }
+    with_io_buffer(total, |buf| {
+        let got = op(buf)?;
+        let mut done = 0;
+        for (addr, len) in usable {
+            if done == got {
+                break;
+            }
+            let n = len.min(got - done);
+            task.mm.copy_out(addr, &buf[done..done + n])?;
+            done += n;
+        }
+        Ok(got as u64)
+    })
+}
+
+/// Write guest memory `segments`, in order, with `op`.
+fn write_from_guest(
+    task: &mut Task,
+    segments: &[(u64, u64)],
+    op: impl FnOnce(&[u8]) -> Result<usize, Errno>,
+) -> SysResult {
+    let (usable, asked) = usable(task, segments, Access::READ);
+    let total: usize = usable.iter().map(|&(_, n)| n).sum();
+    if total == 0 && asked {
+        op(&[])?;
+        return Err(Errno::EFAULT);
+    }
+    with_io_buffer(total, |buf| {
+        let mut done = 0;
+        for (addr, len) in usable {
+            task.mm.copy_in(addr, &mut buf[done..done + len])?;
+            done += len;
+        }
+        Ok(op(buf)? as u64)
+    })
+}
+
+/// sendfile(out_fd, in_fd, offset, count): copy from one file to another
+/// through the sentry's buffer, at most `MAX_IO` bytes a call. With an
+/// offset pointer, `in_fd`'s own offset stays put and `*offset` advances.
+pub(super) fn sys_sendfile(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let (out_fd, in_fd, off_ptr, count) = (fd_arg(a[0]), fd_arg(a[1]), a[2], a[3]);
+    let input = task.fds.get(in_fd)?;
+    let in_flags = input.status_flags()?;
+    if in_flags & libc::O_PATH as u32 != 0 || access_mode(in_flags) == libc::O_WRONLY {
+        return Err(Errno::EBADF);
+    }
+    let output = task.fds.get(out_fd)?;
+    let out_flags = output.status_flags()?;
+    if out_flags & libc::O_PATH as u32 != 0 || access_mode(out_flags) == libc::O_RDONLY {
+        return Err(Errno::EBADF);
+    }
+    if out_flags & libc::O_APPEND as u32 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let offset = match off_ptr {
+        0 => None,
+        p => match task.mm.read_val::<i64>(p)? {
+            o if o < 0 => return Err(Errno::EINVAL),
+            o => Some(o),
+        },
+    };
+    let count = count.min(MAX_RW_COUNT) as usize;
+    if count == 0 {
+        return Ok(0);
+    }
+    let done = with_io_buffer(count, |buf| -> Result<usize, Errno> {
+        let n = match offset {
+            Some(o) => input.pread(buf, o as u64)?,
+            None => input.read(buf)?,
+        };
+        let mut done = 0;
+        let mut error = None;
+        while done < n {
+            match output.write(&buf[done..n]) {
+                Ok(0) => break,
+                Ok(k) => done += k,
+                Err(e) => {
+                    error = Some(e);
+                    break;
+                }
+            }
+        }
+        if offset.is_none() && done < n {
+            // Give back what was read but could not be written.
+            let _ = input.seek(-((n - done) as i64), libc::SEEK_CUR);
+        }
+        match error {
+            Some(e) if done == 0 => Err(e),
+            _ => Ok(done),
+        }
+    })?;
+    if let Some(o) = offset {
+        task.mm.write_val(off_ptr, &(o + done as i64))?;
+    }
+    Ok(done as u64)
+}
+
+fn access_mode(flags: u32) -> i32 {
+    flags as i32 & libc::O_ACCMODE
+}

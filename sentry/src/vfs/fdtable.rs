@@ -1,0 +1,238 @@
+//! A task's file descriptor table: small integers naming open files, each
+//! with its own close-on-exec flag.
+
+use std::collections::BTreeMap;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use crate::errno::Errno;
+use crate::vfs::file::File;
+use crate::vfs::host_file::HostFile;
+
+/// Linux's `sysctl fs.nr_open` default: no fd is ever this large or larger,
+/// whatever RLIMIT_NOFILE says.
+pub const NR_OPEN: u64 = 1 << 20;
+
+#[derive(Clone)]
+struct Entry {
+    file: Arc<dyn File>,
+    cloexec: bool,
+}
+
+/// Open files by descriptor number. Cloning it (for `fork`) shares the open
+/// files, as Linux's `dup_fd` does.
+#[derive(Clone, Default)]
+pub struct FdTable {
+    entries: BTreeMap<i32, Entry>,
+}
+
+impl FdTable {
+    /// An empty table.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Guest fds 0, 1 and 2 on duplicates of the sentry's own standard
+    /// streams, so that the guest closing them leaves the sentry's alone. A
+    /// stream the sentry does not have stays closed for the guest too.
+    pub fn with_host_stdio() -> Self {
+        let mut t = Self::new();
+        let streams = [
+            rustix::stdio::stdin(),
+            rustix::stdio::stdout(),
+            rustix::stdio::stderr(),
+        ];
+        for (fd, stream) in streams.into_iter().enumerate() {
+            match rustix::io::fcntl_dupfd_cloexec(stream.as_fd(), 3) {
+                Ok(dup) => match HostFile::from_stream(dup) {
+                    Ok(file) => {
+                        t.install_at(fd as i32, Arc::new(file), false);
+                    }
+                    Err(e) => tracing::warn!("host fd {fd} unusable ({e}): closed for the guest"),
+                },
+                Err(e) => tracing::debug!("host fd {fd} not open ({e}): closed for the guest"),
+            }
+        }
+        t
+    }
+
+    /// The open file `fd` refers to; EBADF if none.
+    pub fn get(&self, fd: i32) -> Result<Arc<dyn File>, Errno> {
+        self.entries
+            .get(&fd)
+            .map(|e| e.file.clone())
+            .ok_or(Errno::EBADF)
+    }
+
+    pub fn cloexec(&self, fd: i32) -> Result<bool, Errno> {
+        self.entries.get(&fd).map(|e| e.cloexec).ok_or(Errno::EBADF)
+    }
+
+    pub fn set_cloexec(&mut self, fd: i32, cloexec: bool) -> Result<(), Errno> {
+        let e = self.entries.get_mut(&fd).ok_or(Errno::EBADF)?;
+        e.cloexec = cloexec;
+        Ok(())
+    }
+
+    /// The lowest free descriptor that is at least `min`.
+    pub fn lowest_free(&self, min: i32) -> i32 {
+        let mut want = min.max(0);
+        for &fd in self.entries.range(want..).map(|(fd, _)| fd) {
+            if fd != want {
+                break;
+            }
+            want += 1;
+        }
+        want
+    }
+
+    /// Install `file` at the lowest free descriptor `>= min`; EMFILE if that
+    /// is not below `limit` (the task's RLIMIT_NOFILE).
+    pub fn install(
+        &mut self,
+        file: Arc<dyn File>,
+        cloexec: bool,
+        min: i32,
+        limit: u64,
+    ) -> Result<i32, Errno> {
+        let fd = self.lowest_free(min);
+        if fd as u64 >= limit.min(NR_OPEN) {
+            return Err(Errno::EMFILE);
+        }
+        self.entries.insert(fd, Entry { file, cloexec });
+        Ok(fd)
+    }
+
+    /// Put `file` at exactly `fd` (dup2/dup3), returning what was there. The
+    /// caller has checked `fd` against the limit.
+    pub fn install_at(
+        &mut self,
+        fd: i32,
+        file: Arc<dyn File>,
+        cloexec: bool,
+    ) -> Option<Arc<dyn File>> {
+        self.entries
+            .insert(fd, Entry { file, cloexec })
+            .map(|e| e.file)
+    }
+
+    /// Close `fd`: the file itself goes when its last descriptor does.
+    pub fn remove(&mut self, fd: i32) -> Result<Arc<dyn File>, Errno> {
+        self.entries.remove(&fd).map(|e| e.file).ok_or(Errno::EBADF)
+    }
+
+    /// Close every close-on-exec descriptor (at `execve`).
+    pub fn close_on_exec(&mut self) {
+        self.entries.retain(|_, e| !e.cloexec);
+    }
+
+    /// The open descriptors, in order.
+    pub fn fds(&self) -> impl Iterator<Item = i32> + '_ {
+        self.entries.keys().copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vfs::stat::GuestStat;
+
+    struct Dummy(u32);
+
+    impl File for Dummy {
+        fn stat(&self) -> Result<GuestStat, Errno> {
+            Ok(GuestStat {
+                ino: u64::from(self.0),
+                ..Default::default()
+            })
+        }
+
+        fn status_flags(&self) -> Result<u32, Errno> {
+            Ok(0)
+        }
+    }
+
+    fn dummy(n: u32) -> Arc<dyn File> {
+        Arc::new(Dummy(n))
+    }
+
+    fn ino(t: &FdTable, fd: i32) -> u64 {
+        t.get(fd).unwrap().stat().unwrap().ino
+    }
+
+    #[test]
+    fn allocates_the_lowest_free_descriptor() {
+        let mut t = FdTable::new();
+        assert_eq!(t.install(dummy(0), false, 0, 64), Ok(0));
+        assert_eq!(t.install(dummy(1), false, 0, 64), Ok(1));
+        assert_eq!(t.install(dummy(2), false, 0, 64), Ok(2));
+        t.remove(1).unwrap();
+        assert_eq!(t.install(dummy(3), false, 0, 64), Ok(1));
+        assert_eq!(ino(&t, 1), 3);
+        assert_eq!(t.install(dummy(4), false, 10, 64), Ok(10));
+        assert_eq!(t.install(dummy(5), false, 10, 64), Ok(11));
+        assert_eq!(t.install(dummy(6), false, 0, 64), Ok(3));
+        assert_eq!(t.fds().collect::<Vec<_>>(), [0, 1, 2, 3, 10, 11]);
+    }
+
+    #[test]
+    fn respects_the_limit() {
+        let mut t = FdTable::new();
+        for i in 0..3 {
+            assert_eq!(t.install(dummy(i), false, 0, 3), Ok(i as i32));
+        }
+        assert_eq!(t.install(dummy(9), false, 0, 3), Err(Errno::EMFILE));
+        assert_eq!(t.install(dummy(9), false, 5, 3), Err(Errno::EMFILE));
+        assert_eq!(t.install(dummy(9), false, 0, u64::MAX).unwrap(), 3);
+    }
+
+    #[test]
+    fn install_at_replaces_and_bad_fds_are_ebadf() {
+        let mut t = FdTable::new();
+        assert!(t.install_at(5, dummy(1), true).is_none());
+        let old = t.install_at(5, dummy(2), false).unwrap();
+        assert_eq!(old.stat().unwrap().ino, 1);
+        assert_eq!(ino(&t, 5), 2);
+        assert_eq!(t.cloexec(5), Ok(false));
+        assert!(matches!(t.get(4), Err(Errno::EBADF)));
+        assert!(matches!(t.remove(4), Err(Errno::EBADF)));
+        assert_eq!(t.set_cloexec(4, true), Err(Errno::EBADF));
+        assert_eq!(t.cloexec(-1), Err(Errno::EBADF));
+    }
+
+    #[test]
+    fn close_on_exec_closes_only_flagged_fds() {
+        let mut t = FdTable::new();
+        t.install(dummy(0), false, 0, 64).unwrap();
+        t.install(dummy(1), true, 0, 64).unwrap();
+        t.install(dummy(2), false, 0, 64).unwrap();
+        t.set_cloexec(2, true).unwrap();
+        t.set_cloexec(1, false).unwrap();
+        t.close_on_exec();
+        assert_eq!(t.fds().collect::<Vec<_>>(), [0, 1]);
+    }
+
+    #[test]
+    fn dup_shares_the_file() {
+        let mut t = FdTable::new();
+        let f = dummy(7);
+        t.install(f.clone(), false, 0, 64).unwrap();
+        t.install(t.get(0).unwrap(), true, 0, 64).unwrap();
+        assert!(Arc::ptr_eq(&t.get(0).unwrap(), &t.get(1).unwrap()));
+        t.remove(0).unwrap();
+        assert_eq!(ino(&t, 1), 7);
+        // Our handle, the table's fd 1.
+        assert_eq!(Arc::strong_count(&f), 2);
+    }
+
+    #[test]
+    fn guest_stdio_is_a_duplicate_of_the_hosts() {
+        let t = FdTable::with_host_stdio();
+        let mut t2 = t.clone();
+        // Closing the guest's stderr leaves the sentry's usable.
+        assert!(t2.remove(2).is_ok());
+        drop(t);
+        drop(t2);
+        assert!(rustix::io::fcntl_getfd(rustix::stdio::stderr()).is_ok());
+    }
+}

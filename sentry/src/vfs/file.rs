@@ -1,0 +1,168 @@
+//! An open file description: what a guest fd refers to. Several fds (after
+//! `dup`) share one, and with it the offset and status flags.
+
+use crate::errno::Errno;
+use crate::vfs::stat::{GuestStat, GuestStatx};
+
+/// Operations on an open file. Buffers are sentry memory: the system-call
+/// layer copies to and from guest memory. Every method has a default that
+/// answers as Linux does for a file that lacks the operation, so a new kind
+/// of file implements only what it supports.
+pub trait File: Send + Sync {
+    /// Read at the current offset, advancing it.
+    fn read(&self, _buf: &mut [u8]) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// Read at `offset` without moving the file offset.
+    fn pread(&self, _buf: &mut [u8], _offset: u64) -> Result<usize, Errno> {
+        Err(Errno::ESPIPE)
+    }
+
+    /// Write at the current offset (or the end, for `O_APPEND`).
+    fn write(&self, _buf: &[u8]) -> Result<usize, Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// Write at `offset` without moving the file offset.
+    fn pwrite(&self, _buf: &[u8], _offset: u64) -> Result<usize, Errno> {
+        Err(Errno::ESPIPE)
+    }
+
+    /// `ftruncate(len)`: EINVAL unless the file is open for writing and
+    /// can be resized.
+    fn truncate(&self, _len: u64) -> Result<(), Errno> {
+        Err(Errno::EINVAL)
+    }
+
+    /// `lseek(offset, whence)`; returns the new offset.
+    fn seek(&self, _offset: i64, _whence: i32) -> Result<u64, Errno> {
+        Err(Errno::ESPIPE)
+    }
+
+    fn stat(&self) -> Result<GuestStat, Errno>;
+
+    /// `statx` of this file: `mask` is the guest's `STATX_*` request,
+    /// `sync` its `AT_STATX_*` flags.
+    fn statx(&self, _mask: u32, _sync: u32) -> Result<GuestStatx, Errno> {
+        let st = self.stat()?;
+        Ok(statx_from_stat(&st))
+    }
+
+    /// Fill `buf` with `linux_dirent64` records; 0 at the end.
+    fn getdents64(&self, _buf: &mut [u8]) -> Result<usize, Errno> {
+        Err(Errno::ENOTDIR)
+    }
+
+    /// An `ioctl` that only reports something: the bytes to store at the
+    /// guest's argument pointer and the call's return value.
+    fn ioctl_get(&self, _cmd: u32) -> Result<(Vec<u8>, u64), Errno> {
+        Err(Errno::ENOTTY)
+    }
+
+    /// Access mode and status flags, as `F_GETFL` reports them.
+    fn status_flags(&self) -> Result<u32, Errno>;
+
+    /// `F_SETFL`: change the changeable status flags (`O_APPEND`,
+    /// `O_NONBLOCK`); others in `flags` are ignored.
+    fn set_status_flags(&self, _flags: u32) -> Result<(), Errno> {
+        Ok(())
+    }
+
+    /// The guest path this file was opened by, if it has one.
+    fn guest_path(&self) -> Option<&[u8]> {
+        None
+    }
+
+    /// The guest path, if this file is a directory: where relative paths
+    /// of `*at` calls on it start.
+    fn dir_path(&self) -> Option<&[u8]> {
+        None
+    }
+
+    /// `readlinkat(fd, "")`: the target, if this is an `O_PATH` descriptor
+    /// of a symbolic link (ENOENT otherwise, as Linux answers).
+    fn readlink(&self) -> Result<Vec<u8>, Errno> {
+        Err(Errno::ENOENT)
+    }
+
+    /// `faccessat2(fd, "", mode, AT_EMPTY_PATH)`.
+    fn access(&self, _mode: u32, _eaccess: bool) -> Result<(), Errno> {
+        Ok(())
+    }
+}
+
+/// A `statx` answer built from a `stat` one, for files without a host
+/// `statx` behind them.
+pub fn statx_from_stat(st: &GuestStat) -> GuestStatx {
+    let ts = |sec: i64, nsec: i64| crate::vfs::stat::StatxTimestamp {
+        sec,
+        nsec: nsec as u32,
+        reserved: 0,
+    };
+    let dev = st.dev;
+    let rdev = st.rdev;
+    GuestStatx {
+        mask: libc::STATX_BASIC_STATS,
+        blksize: st.blksize as u32,
+        nlink: st.nlink as u32,
+        uid: st.uid,
+        gid: st.gid,
+        mode: st.mode as u16,
+        ino: st.ino,
+        size: st.size as u64,
+        blocks: st.blocks as u64,
+        atime: ts(st.atime, st.atime_nsec),
+        ctime: ts(st.ctime, st.ctime_nsec),
+        mtime: ts(st.mtime, st.mtime_nsec),
+        rdev_major: libc::major(rdev),
+        rdev_minor: libc::minor(rdev),
+        dev_major: libc::major(dev),
+        dev_minor: libc::minor(dev),
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed;
+
+    impl File for Fixed {
+        fn stat(&self) -> Result<GuestStat, Errno> {
+            Ok(GuestStat {
+                mode: libc::S_IFIFO | 0o600,
+                size: 0,
+                dev: libc::makedev(8, 1),
+                mtime: 1234,
+                mtime_nsec: 5,
+                ..Default::default()
+            })
+        }
+
+        fn status_flags(&self) -> Result<u32, Errno> {
+            Ok(libc::O_RDWR as u32)
+        }
+    }
+
+    #[test]
+    fn defaults_answer_like_linux() {
+        let f = Fixed;
+        assert_eq!(f.read(&mut [0; 4]), Err(Errno::EINVAL));
+        assert_eq!(f.pread(&mut [0; 4], 0), Err(Errno::ESPIPE));
+        assert_eq!(f.seek(0, libc::SEEK_SET), Err(Errno::ESPIPE));
+        assert_eq!(f.getdents64(&mut [0; 64]), Err(Errno::ENOTDIR));
+        assert_eq!(f.ioctl_get(libc::TCGETS as u32), Err(Errno::ENOTTY));
+        assert_eq!(f.readlink(), Err(Errno::ENOENT));
+        assert!(f.dir_path().is_none());
+    }
+
+    #[test]
+    fn statx_default_comes_from_stat() {
+        let sx = Fixed.statx(libc::STATX_BASIC_STATS, 0).unwrap();
+        assert_eq!(u32::from(sx.mode), libc::S_IFIFO | 0o600);
+        assert_eq!((sx.dev_major, sx.dev_minor), (8, 1));
+        assert_eq!((sx.mtime.sec, sx.mtime.nsec), (1234, 5));
+    }
+}
