@@ -8,7 +8,6 @@ use vmm::{MemoryFile, Platform, Regs};
 
 use crate::errno::Errno;
 use crate::kernel::run::{run, RunError};
-use crate::kernel::signal::SignalState;
 use crate::kernel::task::{RLimit, RLIM_NLIMITS};
 use crate::kernel::{Credentials, ExitStatus, Task};
 use crate::loader::{build_stack, load_elf, parse_elf, LoadError, StackSpec};
@@ -199,35 +198,11 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
     let rsp = build_stack(&mut mm, &image, &spec)
         .map_err(|e| SandboxError::BadImage(display.clone(), e))?;
 
-    let pid = 1;
-    let mut task = Task {
-        tid: pid,
-        tgid: pid,
-        ppid: 0,
-        regs: Regs::new_user(image.entry, rsp),
-        mm,
-        fds: FdTable::with_host_stdio(),
-        fs,
-        signals: SignalState::default(),
-        creds,
-        rlimits: host_rlimits(),
-        clear_child_tid: 0,
-        robust_list: (0, 0),
-        rseq: None,
-        comm: exe
-            .rsplit(|&c| c == b'/')
-            .next()
-            .unwrap_or(&exe)
-            .iter()
-            .take(15)
-            .copied()
-            .collect(),
-        no_new_privs: false,
-        pdeathsig: 0,
-        exe: String::from_utf8_lossy(&exe).into_owned(),
-        exit_status: None,
-        strace: cfg.strace,
-    };
+    let regs = Regs::new_user(image.entry, rsp);
+    let fds = FdTable::with_host_stdio();
+    let mut task = Task::new(1, regs, mm, fds, fs, creds, &exe);
+    task.rlimits = host_rlimits();
+    task.strace = cfg.strace;
     let mut ctx = platform.new_context().map_err(perr)?;
     Ok(run(&mut task, ctx.as_mut())?)
 }

@@ -83,3 +83,43 @@ pub struct Task {
     /// Print each system call (`--strace`).
     pub strace: bool,
 }
+
+impl Task {
+    /// A fresh single-threaded process `tid` about to run `exe` at `regs`,
+    /// with no resource limits.
+    pub fn new(
+        tid: i32,
+        regs: Regs,
+        mm: MemoryManager,
+        fds: FdTable,
+        fs: FsContext,
+        creds: Credentials,
+        exe: &[u8],
+    ) -> Self {
+        let base = exe.rsplit(|&c| c == b'/').next().unwrap_or(exe);
+        Task {
+            tid,
+            tgid: tid,
+            ppid: 0,
+            regs,
+            mm,
+            fds,
+            fs,
+            signals: SignalState::default(),
+            creds,
+            rlimits: [RLimit {
+                cur: u64::MAX,
+                max: u64::MAX,
+            }; RLIM_NLIMITS],
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            rseq: None,
+            comm: base.iter().take(15).copied().collect(),
+            no_new_privs: false,
+            pdeathsig: 0,
+            exe: String::from_utf8_lossy(exe).into_owned(),
+            exit_status: None,
+            strace: false,
+        }
+    }
+}

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use vmm::{Access, AddressSpace, FileRange, MemoryFile, Regs, PAGE_SIZE};
 
 use crate::errno::Errno;
-use crate::kernel::signal::SignalState;
 use crate::kernel::task::{RLimit, RLIM_NLIMITS};
 use crate::kernel::{Credentials, Task};
 use crate::mm::{Layout, MemoryManager, Placement, VmaKind};
@@ -40,31 +39,21 @@ impl AddressSpace for Unmapped {
 fn task_in(root: &Path, cwd: &str) -> Task {
     let mf = Arc::new(MemoryFile::new(64 << 20).unwrap());
     let layout = Layout::for_max_address(0x7fff_ffff_f000);
-    Task {
-        tid: 1,
-        tgid: 1,
-        ppid: 0,
-        regs: Regs::new_user(0, 0),
-        mm: MemoryManager::new(mf, Box::new(Unmapped), layout),
-        fds: FdTable::new(),
-        fs: FsContext::new(root, cwd).unwrap(),
-        signals: SignalState::default(),
-        creds: Credentials {
-            uid: 0,
-            euid: 0,
-            gid: 0,
-            egid: 0,
-        },
-        rlimits: [RLimit {
-            cur: 1024,
-            max: 1024,
-        }; RLIM_NLIMITS],
-        clear_child_tid: 0,
-        robust_list: (0, 0),
-        exe: String::new(),
-        exit_status: None,
-        strace: false,
-    }
+    let creds = Credentials {
+        uid: 0,
+        euid: 0,
+        gid: 0,
+        egid: 0,
+    };
+    let rlimits = [RLimit {
+        cur: 1024,
+        max: 1024,
+    }; RLIM_NLIMITS];
+    let mm = MemoryManager::new(mf, Box::new(Unmapped), layout);
+    let fs = FsContext::new(root, cwd).unwrap();
+    let mut task = Task::new(1, Regs::new_user(0, 0), mm, FdTable::new(), fs, creds, b"");
+    task.rlimits = rlimits;
+    task
 }
 
 /// Make system call `nr` as the guest would.
