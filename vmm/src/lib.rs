@@ -5,6 +5,7 @@
 //! platforms through the traits in [`platform`]; it never knows which one it
 //! drives. Guest memory lives in one [`MemoryFile`] per sandbox.
 
+pub mod kvm;
 pub mod memfile;
 pub mod platform;
 pub mod ptrace;
