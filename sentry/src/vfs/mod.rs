@@ -21,6 +21,7 @@ use std::sync::Arc;
 
 pub use fdtable::FdTable;
 pub use file::File;
+pub use host_file::HostFile;
 pub use hostfs::HostFs;
 pub use mmap::{mmap_file, mmap_file_copy};
 

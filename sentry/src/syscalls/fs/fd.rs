@@ -1,5 +1,5 @@
 //! Calls on descriptors themselves: close, fstat, dup, dup2, dup3, fcntl,
-//! ioctl, lseek.
+//! ioctl, lseek, and pipe/pipe2 which create them.
 
 use std::sync::Arc;
 
@@ -7,7 +7,7 @@ use super::{fd_arg, nofile_limit};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Task;
 use crate::vfs::fdtable::NR_OPEN;
-use crate::vfs::File;
+use crate::vfs::{File, HostFile};
 
 const O_PATH: u32 = libc::O_PATH as u32;
 
@@ -124,4 +124,48 @@ pub(super) fn sys_ioctl(task: &mut Task, a: [u64; 6]) -> SysResult {
 pub(super) fn sys_lseek(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     file.seek(a[1] as i64, a[2] as i32)
+}
+
+pub(super) fn sys_pipe(task: &mut Task, a: [u64; 6]) -> SysResult {
+    make_pipe(task, a[0], 0)
+}
+
+pub(super) fn sys_pipe2(task: &mut Task, a: [u64; 6]) -> SysResult {
+    make_pipe(task, a[0], a[1])
+}
+
+/// A pipe is a host pipe for now: its ends are plain host streams. Guest
+/// readers block the sentry thread, which is all a single-threaded guest
+/// needs until the sentry has pipes of its own.
+fn make_pipe(task: &mut Task, fds_addr: u64, flags: u64) -> SysResult {
+    let known = (libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) as u64;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut host_flags = rustix::pipe::PipeFlags::CLOEXEC;
+    if flags & libc::O_NONBLOCK as u64 != 0 {
+        host_flags |= rustix::pipe::PipeFlags::NONBLOCK;
+    }
+    if flags & libc::O_DIRECT as u64 != 0 {
+        host_flags |= rustix::pipe::PipeFlags::DIRECT;
+    }
+    let (r, w) = rustix::pipe::pipe_with(host_flags)?;
+    let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
+    let limit = nofile_limit(task);
+    let r: Arc<dyn File> = Arc::new(HostFile::from_stream(r)?);
+    let w: Arc<dyn File> = Arc::new(HostFile::from_stream(w)?);
+    let rfd = task.fds.install(r, cloexec, 0, limit)?;
+    let wfd = match task.fds.install(w, cloexec, 0, limit) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = task.fds.remove(rfd);
+            return Err(e);
+        }
+    };
+    if let Err(e) = task.mm.write_val(fds_addr, &[rfd, wfd]) {
+        let _ = task.fds.remove(rfd);
+        let _ = task.fds.remove(wfd);
+        return Err(e);
+    }
+    Ok(0)
 }

@@ -21,6 +21,8 @@ use crate::kernel::Task;
 use crate::vfs::path::PATH_MAX;
 
 pub(super) const TABLE: &[(i64, Handler)] = &[
+    (libc::SYS_pipe, fd::sys_pipe),
+    (libc::SYS_pipe2, fd::sys_pipe2),
     (libc::SYS_read, io::sys_read),
     (libc::SYS_write, io::sys_write),
     (libc::SYS_readv, io::sys_readv),
