@@ -24,3 +24,12 @@ fn divide_by_zero_is_sigfpe() {
 fn ud2_is_sigill() {
     assert_killed("ud2", 128 + 4, "about to execute ud2\n");
 }
+
+#[test]
+fn broken_pipe_write_is_sigpipe() {
+    assert_killed(
+        "sigpipe",
+        128 + 13,
+        "ignored: write returned -1 (Broken pipe)\n",
+    );
+}

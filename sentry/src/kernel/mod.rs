@@ -2,6 +2,7 @@
 
 pub mod run;
 pub mod signal;
+pub mod signal_action;
 pub mod task;
 
 pub use task::{Credentials, ExitStatus, Task};

@@ -15,10 +15,20 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::Task;
+use crate::kernel::{signal_action, ExitStatus, Task};
 
 /// A system-call handler: the task and its six raw arguments.
 pub type Handler = fn(&mut Task, [u64; 6]) -> SysResult;
+
+/// System calls that raise SIGPIPE when they fail with EPIPE.
+const WRITES: [i64; 6] = [
+    libc::SYS_write,
+    libc::SYS_writev,
+    libc::SYS_pwrite64,
+    libc::SYS_pwritev,
+    libc::SYS_pwritev2,
+    libc::SYS_sendfile,
+];
 
 /// Highest system-call number plus one on x86-64.
 const MAX_SYSCALL: usize = 512;
@@ -67,6 +77,13 @@ pub fn dispatch(task: &mut Task, nr: u64, args: [u64; 6]) -> u64 {
     };
     if task.strace {
         strace::print(task, nr, args, result);
+    }
+    // Writing to a pipe or socket with no reader raises SIGPIPE.
+    if result == Err(Errno::EPIPE)
+        && WRITES.contains(&(nr as i64))
+        && signal_action::is_fatal(&task.signals, libc::SIGPIPE)
+    {
+        task.exit_status = Some(ExitStatus::Signaled(libc::SIGPIPE));
     }
     match result {
         Ok(v) => v,
