@@ -25,18 +25,11 @@ fn init_logging() {
         .init();
 }
 
-fn default_platform() -> PlatformKind {
-    PlatformKind::all()
-        .into_iter()
-        .find(|&k| probe_platform(k).is_ok())
-        .unwrap_or(PlatformKind::Ptrace)
-}
-
 fn run(args: RunArgs) -> Result<u8> {
     let platform = match args.platform {
-        Some(PlatformArg::Ptrace) => PlatformKind::Ptrace,
-        Some(PlatformArg::Kvm) => PlatformKind::Kvm,
-        None => default_platform(),
+        Some(PlatformArg::Ptrace) => Some(PlatformKind::Ptrace),
+        Some(PlatformArg::Kvm) => Some(PlatformKind::Kvm),
+        None => None,
     };
     let argv: Vec<Vec<u8>> = args.command.iter().map(|a| a.as_bytes().to_vec()).collect();
     let envp: Vec<Vec<u8>> = std::env::vars_os()

@@ -38,7 +38,9 @@ impl PlatformKind {
 }
 
 pub struct SandboxConfig {
-    pub platform: PlatformKind,
+    /// The platform to use; `None` picks the first of `PlatformKind::all()`
+    /// that works here.
+    pub platform: Option<PlatformKind>,
     pub root: PathBuf,
     pub strace: bool,
     /// The program as given on the command line.
@@ -87,8 +89,30 @@ pub fn create_platform(
     }
 }
 
+/// The best platform that can be created on this host.
+fn first_working_platform(mf: &Arc<MemoryFile>) -> Result<Box<dyn Platform>, SandboxError> {
+    let mut last = None;
+    for kind in PlatformKind::all() {
+        match create_platform(kind, mf.clone()) {
+            Ok(p) => return Ok(p),
+            Err(e) => {
+                tracing::debug!("platform {} not usable: {e}", kind.name());
+                last = Some(e);
+            }
+        }
+    }
+    Err(last.unwrap_or(SandboxError::Setup("no platform".into())))
+}
+
 /// Check that platform `kind` can run guests here; `Err` says why not.
 pub fn probe_platform(kind: PlatformKind) -> Result<(), String> {
+    if kind == PlatformKind::Kvm {
+        // Report what the host offers even before the platform exists.
+        return match vmm::kvm::probe() {
+            Ok(host) => Err(format!("platform not implemented yet; host: {host}")),
+            Err(e) => Err(e.to_string()),
+        };
+    }
     let mf = Arc::new(MemoryFile::new(1 << 20).map_err(|e| e.to_string())?);
     let p = create_platform(kind, mf).map_err(|e| e.to_string())?;
     p.new_address_space().map(drop).map_err(|e| e.to_string())
@@ -176,8 +200,12 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
     let mf = Arc::new(
         MemoryFile::new(MEMORY_FILE_SIZE).map_err(|e| SandboxError::Setup(e.to_string()))?,
     );
-    let platform = create_platform(cfg.platform, mf.clone())?;
-    let perr = |e: vmm::PlatformError| SandboxError::Platform(cfg.platform.name(), e.to_string());
+    let platform = match cfg.platform {
+        Some(kind) => create_platform(kind, mf.clone())?,
+        None => first_working_platform(&mf)?,
+    };
+    let name = platform.name();
+    let perr = |e: vmm::PlatformError| SandboxError::Platform(name, e.to_string());
     let asp = platform.new_address_space().map_err(perr)?;
     let mut mm = MemoryManager::new(
         mf,
