@@ -9,10 +9,16 @@
 //!   VMA's permissions, so a guest fault always means "not backed yet" or a
 //!   real permission violation.
 //!
+//! Files: `vma.rs` and `pma.rs` (the two maps), `fault.rs` (first touch and
+//! stack growth), `io.rs` (copy-in/copy-out), `layout.rs`; the mapping
+//! calls (mmap, munmap, mprotect, mremap, brk) are here.
+//!
 //! Backing is created lazily, on a guest fault or a sentry access, in chunks
 //! of up to `FAULT_CHUNK` bytes: traps cost microseconds on our hosts, while
 //! an untouched memory-file page costs nothing.
 
+mod fault;
+mod io;
 mod layout;
 mod pma;
 mod vma;
@@ -348,168 +354,6 @@ impl MemoryManager {
         }
         self.brk = addr;
         addr
-    }
-
-    /// Resolve a guest fault at `addr`.
-    pub fn handle_fault(&mut self, addr: u64, access: Access) -> Result<(), FaultError> {
-        let (start, vma) = match self.vmas.get_containing(addr) {
-            Some((s, v)) => (s, v.clone()),
-            None => self.grow_stack(addr).ok_or(FaultError::Unmapped)?,
-        };
-        if !vma.perms.contains(access) || vma.perms.is_empty() {
-            return Err(FaultError::Protection);
-        }
-        if self.pmas.contains(addr) {
-            // Backed and mirrored with the VMA's permissions, yet it faulted:
-            // the access was one the platform could not tell us about (a
-            // write or execute the VMA forbids).
-            return Err(FaultError::Protection);
-        }
-        // Back the aligned window around the fault: sequential access then
-        // traps once per window in either direction.
-        let lo = (addr & !(FAULT_CHUNK - 1)).max(start);
-        let hi = (addr & !(FAULT_CHUNK - 1))
-            .saturating_add(FAULT_CHUNK)
-            .min(vma.end);
-        self.back(lo, hi).map_err(|_| FaultError::OutOfMemory)
-    }
-
-    /// Extend a grows-down stack VMA to cover `addr` if within the limit.
-    fn grow_stack(&mut self, addr: u64) -> Option<(u64, Vma)> {
-        let (start, vma) = self.vmas.first_above(addr)?;
-        let page = page_align_down(addr);
-        if vma.kind != VmaKind::Stack || vma.end - page > STACK_LIMIT {
-            return None;
-        }
-        // Grow a little past the fault so a descending stack faults rarely,
-        // but never into the mapping below.
-        let floor = self
-            .vmas
-            .last_end_below(page)
-            .unwrap_or(0)
-            .max(self.layout.min_addr);
-        let new_start = page
-            .saturating_sub(STACK_GROW_SLACK)
-            .max(vma.end - STACK_LIMIT)
-            .max(floor);
-        if new_start > page {
-            return None;
-        }
-        let vma = self.vmas.extend_start(start, new_start)?;
-        Some((new_start, vma))
-    }
-
-    /// Back `[lo, hi)` (within one VMA) with memory-file pages where it is
-    /// not backed yet, mirroring the new pages into the platform.
-    fn back(&mut self, lo: u64, hi: u64) -> Result<(), Errno> {
-        let perms = self.vmas.perms_at(lo).unwrap_or_default();
-        for (s, e) in self.pmas.gaps(lo, hi) {
-            let range = self.mf.allocate(e - s).map_err(|_| Errno::ENOMEM)?;
-            self.pmas.insert(s, e, range);
-            if !perms.is_empty() {
-                self.asp.map_file(s, range, perms).map_err(platform_errno)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Make `[addr, addr + len)` accessible to the sentry for `access`, then
-    /// call `f` with each (guest address, memory-file offset, length) piece.
-    fn with_pieces(
-        &mut self,
-        addr: u64,
-        len: usize,
-        access: Access,
-        mut f: impl FnMut(&MemoryFile, u64, u64, usize) -> Result<(), Errno>,
-    ) -> Result<(), Errno> {
-        if len == 0 {
-            return Ok(());
-        }
-        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
-        let mut cur = addr;
-        while cur < end {
-            let (vstart, vma) = match self.vmas.get_containing(cur) {
-                Some((s, v)) => (s, v.clone()),
-                None => self.grow_stack(cur).ok_or(Errno::EFAULT)?,
-            };
-            if !vma.perms.contains(access) || vma.perms.is_empty() {
-                return Err(Errno::EFAULT);
-            }
-            let seg_end = end.min(vma.end);
-            // Back the same aligned windows a guest fault would, so the
-            // guest does not trap on neighbours of what the sentry touched.
-            let lo = (cur & !(FAULT_CHUNK - 1)).max(vstart);
-            let hi = seg_end
-                .checked_next_multiple_of(FAULT_CHUNK)
-                .unwrap_or(vma.end)
-                .min(vma.end);
-            self.back(lo, hi)?;
-            for (s, e, range) in self.pmas.pieces(cur, seg_end) {
-                f(&self.mf, s, range.offset, (e - s) as usize)?;
-            }
-            cur = seg_end;
-        }
-        Ok(())
-    }
-
-    /// Copy guest memory at `addr` into `buf`; EFAULT if any byte is not readable.
-    pub fn copy_in(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
-        let len = buf.len();
-        self.with_pieces(addr, len, Access::READ, |mf, ga, off, n| {
-            let at = (ga - addr) as usize;
-            mf.read(off, &mut buf[at..at + n])
-                .map_err(|_| Errno::EFAULT)
-        })
-    }
-
-    /// Copy `buf` to guest memory at `addr`; EFAULT if any byte is not writable.
-    pub fn copy_out(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
-        self.with_pieces(addr, buf.len(), Access::WRITE, |mf, ga, off, n| {
-            let at = (ga - addr) as usize;
-            mf.write(off, &buf[at..at + n]).map_err(|_| Errno::EFAULT)
-        })
-    }
-
-    /// Zero `len` bytes of guest memory at `addr`.
-    pub fn zero(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
-        let len = usize::try_from(len).map_err(|_| Errno::EFAULT)?;
-        self.with_pieces(addr, len, Access::WRITE, |mf, _, off, n| {
-            mf.fill(off, n as u64, 0).map_err(|_| Errno::EFAULT)
-        })
-    }
-
-    /// Read a NUL-terminated string of at most `max` bytes (without the NUL).
-    /// ENAMETOOLONG if no NUL is found within `max` bytes.
-    pub fn read_cstring(&mut self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
-        let mut out = Vec::new();
-        let mut cur = addr;
-        while out.len() < max {
-            // Read up to the end of the current page so we never fault on a
-            // page the string does not reach.
-            let page_left = (PAGE_SIZE - cur % PAGE_SIZE) as usize;
-            let n = page_left.min(max - out.len());
-            let mut chunk = vec![0u8; n];
-            self.copy_in(cur, &mut chunk)?;
-            if let Some(nul) = chunk.iter().position(|&b| b == 0) {
-                out.extend_from_slice(&chunk[..nul]);
-                return Ok(out);
-            }
-            out.extend_from_slice(&chunk);
-            cur += n as u64;
-        }
-        Err(Errno::ENAMETOOLONG)
-    }
-
-    /// Read a plain-data value from guest memory.
-    pub fn read_val<T: bytemuck::Pod>(&mut self, addr: u64) -> Result<T, Errno> {
-        let mut v = T::zeroed();
-        self.copy_in(addr, bytemuck::bytes_of_mut(&mut v))?;
-        Ok(v)
-    }
-
-    /// Write a plain-data value to guest memory.
-    pub fn write_val<T: bytemuck::Pod>(&mut self, addr: u64, v: &T) -> Result<(), Errno> {
-        self.copy_out(addr, bytemuck::bytes_of(v))
     }
 
     /// Back all of `[addr, addr + len)` now (MAP_POPULATE).

@@ -1,0 +1,75 @@
+//! Resolving guest faults: backing memory-file pages on first touch, and
+//! growing the stack.
+
+use vmm::Access;
+
+use super::{
+    page_align_down, platform_errno, FaultError, MemoryManager, Vma, VmaKind, FAULT_CHUNK,
+    STACK_GROW_SLACK, STACK_LIMIT,
+};
+use crate::errno::Errno;
+
+impl MemoryManager {
+    /// Resolve a guest fault at `addr`.
+    pub fn handle_fault(&mut self, addr: u64, access: Access) -> Result<(), FaultError> {
+        let (start, vma) = match self.vmas.get_containing(addr) {
+            Some((s, v)) => (s, v.clone()),
+            None => self.grow_stack(addr).ok_or(FaultError::Unmapped)?,
+        };
+        if !vma.perms.contains(access) || vma.perms.is_empty() {
+            return Err(FaultError::Protection);
+        }
+        if self.pmas.contains(addr) {
+            // Backed and mirrored with the VMA's permissions, yet it faulted:
+            // the access was one the platform could not tell us about (a
+            // write or execute the VMA forbids).
+            return Err(FaultError::Protection);
+        }
+        // Back the aligned window around the fault: sequential access then
+        // traps once per window in either direction.
+        let lo = (addr & !(FAULT_CHUNK - 1)).max(start);
+        let hi = (addr & !(FAULT_CHUNK - 1))
+            .saturating_add(FAULT_CHUNK)
+            .min(vma.end);
+        self.back(lo, hi).map_err(|_| FaultError::OutOfMemory)
+    }
+
+    /// Extend a grows-down stack VMA to cover `addr` if within the limit.
+    pub(super) fn grow_stack(&mut self, addr: u64) -> Option<(u64, Vma)> {
+        let (start, vma) = self.vmas.first_above(addr)?;
+        let page = page_align_down(addr);
+        if vma.kind != VmaKind::Stack || vma.end - page > STACK_LIMIT {
+            return None;
+        }
+        // Grow a little past the fault so a descending stack faults rarely,
+        // but never into the mapping below.
+        let floor = self
+            .vmas
+            .last_end_below(page)
+            .unwrap_or(0)
+            .max(self.layout.min_addr);
+        let new_start = page
+            .saturating_sub(STACK_GROW_SLACK)
+            .max(vma.end - STACK_LIMIT)
+            .max(floor);
+        if new_start > page {
+            return None;
+        }
+        let vma = self.vmas.extend_start(start, new_start)?;
+        Some((new_start, vma))
+    }
+
+    /// Back `[lo, hi)` (within one VMA) with memory-file pages where it is
+    /// not backed yet, mirroring the new pages into the platform.
+    pub(super) fn back(&mut self, lo: u64, hi: u64) -> Result<(), Errno> {
+        let perms = self.vmas.perms_at(lo).unwrap_or_default();
+        for (s, e) in self.pmas.gaps(lo, hi) {
+            let range = self.mf.allocate(e - s).map_err(|_| Errno::ENOMEM)?;
+            self.pmas.insert(s, e, range);
+            if !perms.is_empty() {
+                self.asp.map_file(s, range, perms).map_err(platform_errno)?;
+            }
+        }
+        Ok(())
+    }
+}

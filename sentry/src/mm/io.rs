@@ -1,0 +1,107 @@
+//! Copy-in and copy-out: how system calls read and write guest memory.
+
+use vmm::{Access, MemoryFile, PAGE_SIZE};
+
+use super::{MemoryManager, FAULT_CHUNK};
+use crate::errno::Errno;
+
+impl MemoryManager {
+    /// Make `[addr, addr + len)` accessible to the sentry for `access`, then
+    /// call `f` with each (guest address, memory-file offset, length) piece.
+    fn with_pieces(
+        &mut self,
+        addr: u64,
+        len: usize,
+        access: Access,
+        mut f: impl FnMut(&MemoryFile, u64, u64, usize) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len as u64).ok_or(Errno::EFAULT)?;
+        let mut cur = addr;
+        while cur < end {
+            let (vstart, vma) = match self.vmas.get_containing(cur) {
+                Some((s, v)) => (s, v.clone()),
+                None => self.grow_stack(cur).ok_or(Errno::EFAULT)?,
+            };
+            if !vma.perms.contains(access) || vma.perms.is_empty() {
+                return Err(Errno::EFAULT);
+            }
+            let seg_end = end.min(vma.end);
+            // Back the same aligned windows a guest fault would, so the
+            // guest does not trap on neighbours of what the sentry touched.
+            let lo = (cur & !(FAULT_CHUNK - 1)).max(vstart);
+            let hi = seg_end
+                .checked_next_multiple_of(FAULT_CHUNK)
+                .unwrap_or(vma.end)
+                .min(vma.end);
+            self.back(lo, hi)?;
+            for (s, e, range) in self.pmas.pieces(cur, seg_end) {
+                f(&self.mf, s, range.offset, (e - s) as usize)?;
+            }
+            cur = seg_end;
+        }
+        Ok(())
+    }
+
+    /// Copy guest memory at `addr` into `buf`; EFAULT if any byte is not readable.
+    pub fn copy_in(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let len = buf.len();
+        self.with_pieces(addr, len, Access::READ, |mf, ga, off, n| {
+            let at = (ga - addr) as usize;
+            mf.read(off, &mut buf[at..at + n])
+                .map_err(|_| Errno::EFAULT)
+        })
+    }
+
+    /// Copy `buf` to guest memory at `addr`; EFAULT if any byte is not writable.
+    pub fn copy_out(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+        self.with_pieces(addr, buf.len(), Access::WRITE, |mf, ga, off, n| {
+            let at = (ga - addr) as usize;
+            mf.write(off, &buf[at..at + n]).map_err(|_| Errno::EFAULT)
+        })
+    }
+
+    /// Zero `len` bytes of guest memory at `addr`.
+    pub fn zero(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
+        let len = usize::try_from(len).map_err(|_| Errno::EFAULT)?;
+        self.with_pieces(addr, len, Access::WRITE, |mf, _, off, n| {
+            mf.fill(off, n as u64, 0).map_err(|_| Errno::EFAULT)
+        })
+    }
+
+    /// Read a NUL-terminated string of at most `max` bytes (without the NUL).
+    /// ENAMETOOLONG if no NUL is found within `max` bytes.
+    pub fn read_cstring(&mut self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut cur = addr;
+        while out.len() < max {
+            // Read up to the end of the current page so we never fault on a
+            // page the string does not reach.
+            let page_left = (PAGE_SIZE - cur % PAGE_SIZE) as usize;
+            let n = page_left.min(max - out.len());
+            let mut chunk = vec![0u8; n];
+            self.copy_in(cur, &mut chunk)?;
+            if let Some(nul) = chunk.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&chunk[..nul]);
+                return Ok(out);
+            }
+            out.extend_from_slice(&chunk);
+            cur += n as u64;
+        }
+        Err(Errno::ENAMETOOLONG)
+    }
+
+    /// Read a plain-data value from guest memory.
+    pub fn read_val<T: bytemuck::Pod>(&mut self, addr: u64) -> Result<T, Errno> {
+        let mut v = T::zeroed();
+        self.copy_in(addr, bytemuck::bytes_of_mut(&mut v))?;
+        Ok(v)
+    }
+
+    /// Write a plain-data value to guest memory.
+    pub fn write_val<T: bytemuck::Pod>(&mut self, addr: u64, v: &T) -> Result<(), Errno> {
+        self.copy_out(addr, bytemuck::bytes_of(v))
+    }
+}
