@@ -84,9 +84,21 @@ impl fmt::Debug for Errno {
     }
 }
 
+impl Errno {
+    /// The host's description of the error ("No such file or directory").
+    pub fn description(self) -> String {
+        let text = std::io::Error::from_raw_os_error(self.0).to_string();
+        // std appends " (os error N)" to strerror's text.
+        match text.split_once(" (os error") {
+            Some((head, _)) => head.to_string(),
+            None => text,
+        }
+    }
+}
+
 impl fmt::Display for Errno {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        write!(f, "{} ({})", self.description(), self.name())
     }
 }
 
@@ -115,5 +127,9 @@ mod tests {
     fn errno_returns_negative_value() {
         assert_eq!(Errno::ENOSYS.to_return() as i64, -38);
         assert_eq!(Errno::EFAULT.name(), "EFAULT");
+        assert_eq!(
+            Errno::ENOENT.to_string(),
+            "No such file or directory (ENOENT)"
+        );
     }
 }

@@ -79,10 +79,7 @@ fn format_error(out: &mut String, e: Errno) {
         "E?" => format!("ERRNO_{}", e.0),
         n => n.to_string(),
     };
-    let text = std::io::Error::from_raw_os_error(e.0).to_string();
-    // std appends " (os error N)" to strerror's text.
-    let text = text.split(" (os error").next().unwrap_or(&text);
-    let _ = write!(out, "-1 {name} ({text})");
+    let _ = write!(out, "-1 {name} ({})", e.description());
 }
 
 fn hex(v: u64) -> String {
