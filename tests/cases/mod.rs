@@ -8,3 +8,4 @@ mod memory;
 mod root;
 mod signals;
 mod strace;
+mod writable_fs;

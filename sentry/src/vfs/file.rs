@@ -90,6 +90,13 @@ pub trait File: Send + Sync {
     fn access(&self, _mode: u32, _eaccess: bool) -> Result<(), Errno> {
         Ok(())
     }
+
+    /// The sentry inode behind this file, for the calls that change one
+    /// through a descriptor (fchmod, fchown, futimens, fstatfs); `None`
+    /// for host files.
+    fn inode(&self) -> Option<std::sync::Arc<crate::vfs::inode::Inode>> {
+        None
+    }
 }
 
 /// A `statx` answer built from a `stat` one, for files without a host

@@ -25,7 +25,7 @@ use crate::vfs::stat::{GuestStat, GuestStatx};
 const RESOLVE: ResolveFlags = ResolveFlags::IN_ROOT.union(ResolveFlags::NO_MAGICLINKS);
 
 /// `__O_TMPFILE`, the bit that `O_TMPFILE` adds to `O_DIRECTORY`.
-const O_TMPFILE_BIT: i32 = 0o20000000;
+pub(crate) const O_TMPFILE_BIT: i32 = 0o20000000;
 
 /// The kernel's `O_LARGEFILE` on x86-64 (libc's constant is 0 there).
 const O_LARGEFILE: i32 = 0o100000;
@@ -44,7 +44,7 @@ const PASSED_FLAGS: i32 = libc::O_NONBLOCK
     | libc::O_DSYNC;
 
 /// procfs's `f_type`: host procfs describes the sentry, not the guest.
-const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+pub(crate) const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 
 /// The character devices a read-only tree still lets the guest write, as
 /// a read-only mount does: /dev/null, /dev/zero, /dev/full, /dev/random and
@@ -63,7 +63,7 @@ pub fn wants_write(flags: i32) -> bool {
 }
 
 /// Flag combinations `open` rejects before looking at the path.
-fn check_open_flags(flags: i32) -> Result<(), Errno> {
+pub(crate) fn check_open_flags(flags: i32) -> Result<(), Errno> {
     if flags & libc::O_PATH != 0 {
         return Ok(());
     }
@@ -334,6 +334,51 @@ impl HostFs {
         let mut out = b"/".to_vec();
         out.extend_from_slice(rel.as_os_str().as_bytes());
         Some(out)
+    }
+
+    /// Whether the file `fd` is on a procfs: the host's /proc describes
+    /// the sentry, so the guest never sees into it.
+    pub fn is_procfs(fd: &OwnedFd) -> bool {
+        rustix::fs::fstatfs(fd).is_ok_and(|s| s.f_type == PROC_SUPER_MAGIC)
+    }
+
+    /// The whole of regular file `path` (the overlay's copy-up).
+    pub fn read_file(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        let fd = self.openat2(path, OFlags::RDONLY | OFlags::NONBLOCK)?;
+        let mut f = std::fs::File::from(fd);
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut bytes)?;
+        Ok(bytes)
+    }
+
+    /// The entries of directory `path` as (inode, `DT_*` type, name),
+    /// without `.` and `..`.
+    pub fn list_dir(&self, path: &[u8]) -> Result<Vec<(u64, u8, Vec<u8>)>, Errno> {
+        let fd = self.openat2(path, OFlags::RDONLY | OFlags::DIRECTORY)?;
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let n = crate::host::getdents64(fd.as_fd(), &mut buf)?;
+            if n == 0 {
+                return Ok(out);
+            }
+            let mut at = 0;
+            // linux_dirent64: ino u64, off i64, reclen u16, type u8, name.
+            while at + 19 <= n {
+                let ino = u64::from_ne_bytes(buf[at..at + 8].try_into().unwrap_or_default());
+                let reclen = usize::from(u16::from_ne_bytes([buf[at + 16], buf[at + 17]]));
+                let kind = buf[at + 18];
+                if reclen == 0 || at + reclen > n {
+                    break;
+                }
+                let name = &buf[at + 19..at + reclen];
+                let name = &name[..name.iter().position(|&c| c == 0).unwrap_or(name.len())];
+                if name != b"." && name != b".." {
+                    out.push((ino, kind, name.to_vec()));
+                }
+                at += reclen;
+            }
+        }
     }
 
     /// The whole of executable `path` for the loader: a regular file with

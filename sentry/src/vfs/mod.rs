@@ -1,20 +1,36 @@
-//! The guest's view of files: for now the host tree under `--root`, read
-//! only (`hostfs`), and the caller's standard streams.
+//! The guest's view of files: a tree of the sentry's own (`tree`), with a
+//! writable in-memory overlay over the host tree under `--root` on `/`,
+//! tmpfs on `/tmp` and devfs on `/dev`; and the caller's standard streams.
 //!
 //! - `file`: the `File` trait, one open file description.
 //! - `fdtable`: descriptor numbers → files, with close-on-exec flags.
-//! - `hostfs`: root-confined lookups and opens on the host tree.
-//! - `host_file`: a `File` that passes everything to one host descriptor.
+//! - `inode`: the sentry's inodes (directories, memory files, links).
+//! - `tree`: the mounted tree and path resolution; `mount`: the mounts.
+//! - `open`: open and the looking calls; `change`: the changing calls.
+//! - `node_file`: a `File` over an inode; `access`: permission checks.
+//! - `lower`: the overlay's lower layer, from `hostfs` (root-confined
+//!   lookups on the host tree) and `host_file` (a `File` over a host fd).
+//! - `devfs`: /dev's devices; `statfs`: per-mount statfs answers.
 //! - `path`: guest path strings; `stat`: the guest's stat layouts.
 //! - `mmap`: file-backed `mmap` as a private copy.
 
+pub mod access;
+pub mod change;
+pub mod devfs;
 pub mod fdtable;
 pub mod file;
 pub mod host_file;
 pub mod hostfs;
+pub mod inode;
+mod lower;
 mod mmap;
+pub mod mount;
+pub mod node_file;
+pub mod open;
 pub mod path;
 pub mod stat;
+pub mod statfs;
+pub mod tree;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,6 +40,8 @@ pub use file::File;
 pub use host_file::HostFile;
 pub use hostfs::HostFs;
 pub use mmap::{mmap_file, mmap_file_copy};
+pub use open::Creator;
+pub use tree::Vfs;
 
 use crate::errno::Errno;
 
@@ -56,9 +74,12 @@ pub fn with_io_buffer<R>(len: usize, f: impl FnOnce(&mut [u8]) -> R) -> R {
 /// every task of the sandbox) and the task's working directory.
 #[derive(Clone)]
 pub struct FsContext {
-    host: Arc<HostFs>,
-    /// Canonical absolute guest path of the working directory.
+    vfs: Arc<Vfs>,
+    /// Canonical absolute guest path of the working directory. (A path,
+    /// not a directory: renaming the directory leaves it stale.)
     cwd: Vec<u8>,
+    /// The file mode creation mask.
+    umask: u32,
 }
 
 impl FsContext {
@@ -66,8 +87,9 @@ impl FsContext {
     /// absolute guest path).
     pub fn new(root: &Path, cwd: &str) -> Result<Self, Errno> {
         Ok(FsContext {
-            host: Arc::new(HostFs::new(root)?),
+            vfs: Vfs::new(root)?,
             cwd: path::join(b"/", cwd.as_bytes()),
+            umask: 0o022,
         })
     }
 
@@ -80,8 +102,17 @@ impl FsContext {
         self.cwd = cwd;
     }
 
-    pub fn hostfs(&self) -> &HostFs {
-        &self.host
+    pub fn vfs(&self) -> &Arc<Vfs> {
+        &self.vfs
+    }
+
+    pub fn umask(&self) -> u32 {
+        self.umask
+    }
+
+    /// Set the umask, returning the old one.
+    pub fn set_umask(&mut self, umask: u32) -> u32 {
+        std::mem::replace(&mut self.umask, umask & 0o777)
     }
 
     /// `path` as an absolute guest path, relative ones from the cwd.
@@ -95,7 +126,7 @@ impl FsContext {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
-        self.host.read_executable(&self.absolute(path))
+        self.vfs.read_executable(&self.absolute(path))
     }
 }
 

@@ -1,5 +1,9 @@
 //! Calls on descriptors themselves: close, fstat, dup, dup2, dup3, fcntl,
-//! ioctl, lseek, and pipe/pipe2 which create them.
+//! ioctl, lseek, flock, and pipe/pipe2 which create them.
+//!
+//! File locks: one sandbox runs one process today, and a process never
+//! conflicts with its own record locks, so every lock is granted and
+//! `F_GETLK` finds none. Arguments are still checked as Linux does.
 
 use std::sync::Arc;
 
@@ -89,6 +93,72 @@ pub(super) fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> SysResult {
         }
         // Other commands are not usable on O_PATH descriptors at all.
         _ if file.status_flags()? & O_PATH != 0 => Err(Errno::EBADF),
+        libc::F_GETLK
+        | libc::F_SETLK
+        | libc::F_SETLKW
+        | F_OFD_GETLK
+        | F_OFD_SETLK
+        | F_OFD_SETLKW => record_lock(task, file.as_ref(), cmd, arg),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+const F_OFD_GETLK: i32 = 36;
+const F_OFD_SETLK: i32 = 37;
+const F_OFD_SETLKW: i32 = 38;
+
+/// `struct flock`.
+#[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+struct Flock {
+    l_type: i16,
+    l_whence: i16,
+    pad: u32,
+    l_start: i64,
+    l_len: i64,
+    l_pid: i32,
+    pad2: u32,
+}
+
+/// A record lock command: granted, or (`*GETLK`) reported free.
+fn record_lock(task: &mut Task, file: &dyn File, cmd: i32, arg: u64) -> SysResult {
+    let mut lock: Flock = task.mm.read_val(arg)?;
+    let lock_type = i32::from(lock.l_type);
+    if ![libc::F_RDLCK, libc::F_WRLCK, libc::F_UNLCK].contains(&lock_type)
+        || ![libc::SEEK_SET, libc::SEEK_CUR, libc::SEEK_END].contains(&i32::from(lock.l_whence))
+    {
+        return Err(Errno::EINVAL);
+    }
+    let ofd = matches!(cmd, F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW);
+    if ofd && lock.l_pid != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if matches!(cmd, libc::F_GETLK | F_OFD_GETLK) {
+        lock.l_type = libc::F_UNLCK as i16;
+        task.mm.write_val(arg, &lock)?;
+        return Ok(0);
+    }
+    // A lock needs the matching access mode.
+    let mode = file.status_flags()? as i32 & libc::O_ACCMODE;
+    let ok = match lock_type {
+        libc::F_RDLCK => mode != libc::O_WRONLY,
+        libc::F_WRLCK => mode != libc::O_RDONLY,
+        _ => true,
+    };
+    if !ok {
+        return Err(Errno::EBADF);
+    }
+    Ok(0)
+}
+
+/// flock(fd, op): granted, after the checks.
+pub(super) fn sys_flock(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let file = task.fds.get(fd_arg(a[0]))?;
+    if file.status_flags()? & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    match a[1] as i32 & !libc::LOCK_NB {
+        libc::LOCK_SH | libc::LOCK_EX | libc::LOCK_UN => Ok(0),
         _ => Err(Errno::EINVAL),
     }
 }

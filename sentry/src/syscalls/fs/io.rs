@@ -1,5 +1,5 @@
 //! Moving bytes: read, write, readv, writev, pread64, pwrite64, preadv,
-//! pwritev, sendfile, getdents64. Each goes through one bounded sentry buffer
+//! pwritev, sendfile, copy_file_range, getdents64. Each goes through one bounded sentry buffer
 //! (`vfs::with_io_buffer`), so a call moves at most `MAX_IO` bytes, and
 //! stops where guest memory stops being accessible, as Linux does.
 
@@ -265,4 +265,70 @@ pub(super) fn sys_sendfile(task: &mut Task, a: [u64; 6]) -> SysResult {
 
 fn access_mode(flags: u32) -> i32 {
     flags as i32 & libc::O_ACCMODE
+}
+
+/// copy_file_range(fd_in, off_in, fd_out, off_out, len, flags): like
+/// sendfile, but either side may have an offset pointer, and both must be
+/// regular files.
+pub(super) fn sys_copy_file_range(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let [in_fd, in_off, out_fd, out_off, len, flags] = a;
+    if flags != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let input = task.fds.get(fd_arg(in_fd))?;
+    let output = task.fds.get(fd_arg(out_fd))?;
+    let (in_flags, out_flags) = (input.status_flags()?, output.status_flags()?);
+    let path = libc::O_PATH as u32;
+    if in_flags & path != 0
+        || out_flags & path != 0
+        || access_mode(in_flags) == libc::O_WRONLY
+        || access_mode(out_flags) == libc::O_RDONLY
+    {
+        return Err(Errno::EBADF);
+    }
+    if out_flags & libc::O_APPEND as u32 != 0 {
+        return Err(Errno::EBADF);
+    }
+    let (ist, ost) = (input.stat()?, output.stat()?);
+    if ist.is_dir() || ost.is_dir() {
+        return Err(Errno::EISDIR);
+    }
+    if !ist.is_regular() || !ost.is_regular() {
+        return Err(Errno::EINVAL);
+    }
+    let read_off = |task: &mut Task, p: u64| -> Result<Option<u64>, Errno> {
+        if p == 0 {
+            return Ok(None);
+        }
+        match task.mm.read_val::<i64>(p)? {
+            o if o < 0 => Err(Errno::EINVAL),
+            o => Ok(Some(o as u64)),
+        }
+    };
+    let ioff = read_off(task, in_off)?;
+    let ooff = read_off(task, out_off)?;
+    let len = len.min(MAX_RW_COUNT) as usize;
+    if len == 0 {
+        return Ok(0);
+    }
+    let done = with_io_buffer(len, |buf| -> Result<usize, Errno> {
+        let n = match ioff {
+            Some(o) => input.pread(buf, o)?,
+            None => input.read(buf)?,
+        };
+        let written = match ooff {
+            Some(o) => output.pwrite(&buf[..n], o)?,
+            None => output.write(&buf[..n])?,
+        };
+        if ioff.is_none() && written < n {
+            let _ = input.seek(-((n - written) as i64), libc::SEEK_CUR);
+        }
+        Ok(written)
+    })?;
+    for (ptr, off) in [(in_off, ioff), (out_off, ooff)] {
+        if let Some(o) = off {
+            task.mm.write_val(ptr, &((o + done as u64) as i64))?;
+        }
+    }
+    Ok(done as u64)
 }

@@ -1,17 +1,19 @@
 //! File system calls: `io` moves bytes (read, write and their vector and
 //! positioned forms, sendfile, getdents64), `path` looks names up (open, stat,
 //! access, readlink, getcwd, chdir), `fd` manages descriptors (close, dup,
-//! fcntl, ioctl, lseek), `rofs` answers the calls that would change the
-//! read-only tree (mkdir, unlink, rename, chmod, ...: EROFS after lookup).
+//! fcntl, ioctl, lseek, locks), `names` adds, removes and moves names
+//! (mkdir, unlink, rename, link, symlink, ...), `attr` changes attributes
+//! and size (chmod, chown, utimensat, truncate, umask) and answers statfs.
 //!
 //! Guest memory is only touched through `task.mm`, so a bad pointer is an
 //! EFAULT, never a crash. A transfer stops where guest memory stops being
 //! accessible, as Linux's does, and EFAULT means not even the first byte was.
 
+mod attr;
 mod fd;
 mod io;
+mod names;
 mod path;
-mod rofs;
 
 use vmm::Access;
 
@@ -56,33 +58,38 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_fcntl, fd::sys_fcntl),
     (libc::SYS_ioctl, fd::sys_ioctl),
     (libc::SYS_lseek, fd::sys_lseek),
-    (libc::SYS_mkdir, rofs::sys_mkdir),
-    (libc::SYS_mkdirat, rofs::sys_mkdirat),
-    (libc::SYS_mknod, rofs::sys_mknod),
-    (libc::SYS_mknodat, rofs::sys_mknodat),
-    (libc::SYS_symlink, rofs::sys_symlink),
-    (libc::SYS_symlinkat, rofs::sys_symlinkat),
-    (libc::SYS_link, rofs::sys_link),
-    (libc::SYS_linkat, rofs::sys_linkat),
-    (libc::SYS_unlink, rofs::sys_unlink),
-    (libc::SYS_unlinkat, rofs::sys_unlinkat),
-    (libc::SYS_rmdir, rofs::sys_rmdir),
-    (libc::SYS_rename, rofs::sys_rename),
-    (libc::SYS_renameat, rofs::sys_renameat),
-    (libc::SYS_renameat2, rofs::sys_renameat2),
-    (libc::SYS_chmod, rofs::sys_chmod),
-    (libc::SYS_fchmod, rofs::sys_fchmod),
-    (libc::SYS_fchmodat, rofs::sys_fchmodat),
-    (libc::SYS_chown, rofs::sys_chown),
-    (libc::SYS_fchown, rofs::sys_fchown),
-    (libc::SYS_lchown, rofs::sys_lchown),
-    (libc::SYS_fchownat, rofs::sys_fchownat),
-    (libc::SYS_utimensat, rofs::sys_utimensat),
-    (libc::SYS_truncate, rofs::sys_truncate),
-    (libc::SYS_ftruncate, rofs::sys_ftruncate),
-    (libc::SYS_fsync, rofs::sys_fsync),
-    (libc::SYS_fdatasync, rofs::sys_fsync),
-    (libc::SYS_fadvise64, rofs::sys_fadvise64),
+    (libc::SYS_mkdir, names::sys_mkdir),
+    (libc::SYS_mkdirat, names::sys_mkdirat),
+    (libc::SYS_mknod, names::sys_mknod),
+    (libc::SYS_mknodat, names::sys_mknodat),
+    (libc::SYS_symlink, names::sys_symlink),
+    (libc::SYS_symlinkat, names::sys_symlinkat),
+    (libc::SYS_link, names::sys_link),
+    (libc::SYS_linkat, names::sys_linkat),
+    (libc::SYS_unlink, names::sys_unlink),
+    (libc::SYS_unlinkat, names::sys_unlinkat),
+    (libc::SYS_rmdir, names::sys_rmdir),
+    (libc::SYS_rename, names::sys_rename),
+    (libc::SYS_renameat, names::sys_renameat),
+    (libc::SYS_renameat2, names::sys_renameat2),
+    (libc::SYS_chmod, attr::sys_chmod),
+    (libc::SYS_fchmod, attr::sys_fchmod),
+    (libc::SYS_fchmodat, attr::sys_fchmodat),
+    (libc::SYS_chown, attr::sys_chown),
+    (libc::SYS_fchown, attr::sys_fchown),
+    (libc::SYS_lchown, attr::sys_lchown),
+    (libc::SYS_fchownat, attr::sys_fchownat),
+    (libc::SYS_utimensat, attr::sys_utimensat),
+    (libc::SYS_truncate, attr::sys_truncate),
+    (libc::SYS_ftruncate, attr::sys_ftruncate),
+    (libc::SYS_fsync, attr::sys_fsync),
+    (libc::SYS_fdatasync, attr::sys_fsync),
+    (libc::SYS_fadvise64, attr::sys_fadvise64),
+    (libc::SYS_umask, attr::sys_umask),
+    (libc::SYS_statfs, attr::sys_statfs),
+    (libc::SYS_fstatfs, attr::sys_fstatfs),
+    (libc::SYS_flock, fd::sys_flock),
+    (libc::SYS_copy_file_range, io::sys_copy_file_range),
 ];
 
 /// A descriptor argument: Linux takes an `int`, ignoring the upper bits.

@@ -9,7 +9,7 @@ use crate::errno::{Errno, SysResult};
 use crate::kernel::Task;
 use crate::vfs::fdtable::NR_OPEN;
 use crate::vfs::path::join;
-use crate::vfs::File;
+use crate::vfs::{Creator, File};
 
 /// `AT_STATX_SYNC_TYPE`: the two bits of statx's sync mode.
 const AT_STATX_SYNC_TYPE: i32 = 0x6000;
@@ -62,19 +62,28 @@ pub(super) fn at_target(
 }
 
 pub(super) fn sys_open(task: &mut Task, a: [u64; 6]) -> SysResult {
-    open_at(task, libc::AT_FDCWD, a[0], a[1] as i32)
+    open_at(task, libc::AT_FDCWD, a[0], a[1] as i32, a[2] as u32)
 }
 
 pub(super) fn sys_openat(task: &mut Task, a: [u64; 6]) -> SysResult {
-    open_at(task, fd_arg(a[0]), a[1], a[2] as i32)
+    open_at(task, fd_arg(a[0]), a[1], a[2] as i32, a[3] as u32)
 }
 
 pub(super) fn sys_creat(task: &mut Task, a: [u64; 6]) -> SysResult {
     let flags = libc::O_CREAT | libc::O_WRONLY | libc::O_TRUNC;
-    open_at(task, libc::AT_FDCWD, a[0], flags)
+    open_at(task, libc::AT_FDCWD, a[0], flags, a[1] as u32)
 }
 
-fn open_at(task: &mut Task, dirfd: i32, path_addr: u64, flags: i32) -> SysResult {
+/// Who creates files for `task`: its effective ids and umask.
+pub(super) fn creator(task: &Task) -> Creator {
+    Creator {
+        uid: task.creds.euid,
+        gid: task.creds.egid,
+        umask: task.fs.umask(),
+    }
+}
+
+fn open_at(task: &mut Task, dirfd: i32, path_addr: u64, flags: i32, mode: u32) -> SysResult {
     let path = read_path(task, path_addr, false)?;
     // Linux reserves the descriptor before it looks the path up.
     let limit = nofile_limit(task);
@@ -82,9 +91,9 @@ fn open_at(task: &mut Task, dirfd: i32, path_addr: u64, flags: i32) -> SysResult
         return Err(Errno::EMFILE);
     }
     let path = at_path(task, dirfd, &path)?;
-    let file = task.fs.hostfs().open(&path, flags)?;
+    let file = task.fs.vfs().open(&path, flags, mode, creator(task))?;
     let cloexec = flags & libc::O_CLOEXEC != 0;
-    let fd = task.fds.install(Arc::new(file), cloexec, 0, limit)?;
+    let fd = task.fds.install(file, cloexec, 0, limit)?;
     Ok(fd as u64)
 }
 
@@ -108,7 +117,7 @@ fn stat_at(task: &mut Task, dirfd: i32, path_addr: u64, buf: u64, flags: i32) ->
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     let st = match at_target(task, dirfd, path_addr, flags)? {
         Target::File(f) => f.stat()?,
-        Target::Path(p) => task.fs.hostfs().stat(&p, follow)?,
+        Target::Path(p) => task.fs.vfs().stat(&p, follow)?,
     };
     task.mm.write_val(buf, &st)?;
     Ok(0)
@@ -132,7 +141,7 @@ pub(super) fn sys_statx(task: &mut Task, a: [u64; 6]) -> SysResult {
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     let sx = match at_target(task, fd_arg(dirfd), path_addr, flags)? {
         Target::File(f) => f.statx(mask, sync)?,
-        Target::Path(p) => task.fs.hostfs().statx(&p, follow, mask, sync)?,
+        Target::Path(p) => task.fs.vfs().statx(&p, follow)?,
     };
     task.mm.write_val(buf, &sx)?;
     Ok(0)
@@ -163,7 +172,15 @@ fn access_at(task: &mut Task, dirfd: i32, path_addr: u64, mode: u64, flags: i32)
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     match at_target(task, dirfd, path_addr, flags)? {
         Target::File(f) => f.access(mode, eaccess)?,
-        Target::Path(p) => task.fs.hostfs().access(&p, mode, follow, eaccess)?,
+        Target::Path(p) => {
+            let c = &task.creds;
+            let (uid, gid) = if eaccess {
+                (c.euid, c.egid)
+            } else {
+                (c.uid, c.gid)
+            };
+            task.fs.vfs().access(&p, mode, follow, uid, gid)?
+        }
     }
     Ok(0)
 }
@@ -186,7 +203,7 @@ fn readlink_at(task: &mut Task, dirfd: i32, path_addr: u64, buf: u64, size: u64)
     let path = read_path(task, path_addr, true)?;
     let target = if !path.is_empty() {
         let path = at_path(task, dirfd, &path)?;
-        task.fs.hostfs().readlink(&path)?
+        task.fs.vfs().readlink(&path)?
     } else if dirfd == libc::AT_FDCWD {
         return Err(Errno::ENOENT);
     } else {
@@ -212,7 +229,8 @@ pub(super) fn sys_getcwd(task: &mut Task, a: [u64; 6]) -> SysResult {
 pub(super) fn sys_chdir(task: &mut Task, a: [u64; 6]) -> SysResult {
     let path = read_path(task, a[0], false)?;
     let path = task.fs.absolute(&path);
-    let cwd = task.fs.hostfs().canonical_dir(&path)?;
+    let (uid, gid) = (task.creds.euid, task.creds.egid);
+    let cwd = task.fs.vfs().canonical_dir(&path, uid, gid)?;
     task.fs.set_cwd(cwd);
     Ok(0)
 }
@@ -220,7 +238,8 @@ pub(super) fn sys_chdir(task: &mut Task, a: [u64; 6]) -> SysResult {
 pub(super) fn sys_fchdir(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     let path = file.dir_path().ok_or(Errno::ENOTDIR)?;
-    let cwd = task.fs.hostfs().canonical_dir(path)?;
+    let (uid, gid) = (task.creds.euid, task.creds.egid);
+    let cwd = task.fs.vfs().canonical_dir(path, uid, gid)?;
     task.fs.set_cwd(cwd);
     Ok(0)
 }

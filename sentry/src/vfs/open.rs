@@ -1,0 +1,251 @@
+//! `open` on the sandbox's tree, and the calls that only look: stat,
+//! access, readlink, chdir's check, reading an executable.
+
+use std::sync::Arc;
+
+use crate::errno::Errno;
+use crate::vfs::file::{statx_from_stat, File};
+use crate::vfs::hostfs::{check_open_flags, O_TMPFILE_BIT};
+use crate::vfs::inode::{next_ino, Body, Data, Entry, Inode, Meta};
+use crate::vfs::node_file::{copy_up, NodeFile};
+use crate::vfs::path::{has_trailing_slash, join};
+use crate::vfs::stat::{GuestStat, GuestStatx};
+use crate::vfs::tree::Vfs;
+use crate::vfs::{access, devfs, HostFile};
+
+/// Who is creating a file, and with what umask.
+#[derive(Clone, Copy, Debug)]
+pub struct Creator {
+    pub uid: u32,
+    pub gid: u32,
+    pub umask: u32,
+}
+
+impl Creator {
+    /// The metadata of a new file of type `kind` with requested `mode`.
+    pub fn meta(&self, kind: u32, mode: u32) -> Meta {
+        Meta::new(kind | (mode & 0o7777 & !self.umask), self.uid, self.gid)
+    }
+}
+
+/// Whether open(2) `flags` ask for write access.
+fn writes(flags: i32) -> bool {
+    flags & libc::O_ACCMODE != libc::O_RDONLY
+}
+
+impl Vfs {
+    /// `open(path, flags, mode)`; `O_CLOEXEC` is the caller's business.
+    pub fn open(
+        self: &Arc<Self>,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+        who: Creator,
+    ) -> Result<Arc<dyn File>, Errno> {
+        check_open_flags(flags)?;
+        if flags & libc::O_PATH != 0 {
+            let follow = flags & libc::O_NOFOLLOW == 0;
+            let w = self.resolve(path, follow)?;
+            if flags & libc::O_DIRECTORY != 0 && !w.node().is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            let f = NodeFile::new(self.clone(), w.node().clone(), w.path(), libc::O_PATH)?;
+            return Ok(Arc::new(f));
+        }
+        if flags & O_TMPFILE_BIT != 0 {
+            return self.open_tmpfile(path, flags, mode, who);
+        }
+        let creat = flags & libc::O_CREAT != 0;
+        let excl = creat && flags & libc::O_EXCL != 0;
+        let follow = flags & libc::O_NOFOLLOW == 0 && !excl;
+        let mut path = path.to_vec();
+        let mut links = 0u32;
+        let (node, canonical) = loop {
+            let (parent, name) = self.resolve_parent(&path)?;
+            if matches!(&name[..], b"." | b"..") {
+                let w = self.resolve(&path, true)?;
+                if creat {
+                    return Err(Errno::EISDIR);
+                }
+                break (w.node().clone(), w.path());
+            }
+            match self.child(parent.node(), &name) {
+                Ok(_) if excl => return Err(Errno::EEXIST),
+                Ok(n) => match n.symlink_target() {
+                    Some(_) if !follow => return Err(Errno::ELOOP),
+                    Some(target) => {
+                        // Follow it by name, so that a dangling link makes
+                        // its target (as Linux's O_CREAT does).
+                        links += 1;
+                        if links > 40 {
+                            return Err(Errno::ELOOP);
+                        }
+                        let mut next = join(&parent.path(), target);
+                        if has_trailing_slash(&path) {
+                            next.push(b'/');
+                        }
+                        path = next;
+                        continue;
+                    }
+                    None => {
+                        if has_trailing_slash(&path) && !n.is_dir() {
+                            return Err(Errno::ENOTDIR);
+                        }
+                        let mut p = parent.path();
+                        if p != b"/" {
+                            p.push(b'/');
+                        }
+                        p.extend_from_slice(&name);
+                        break (n, p);
+                    }
+                },
+                Err(Errno::ENOENT) if creat => {
+                    if has_trailing_slash(&path) {
+                        return Err(Errno::EISDIR);
+                    }
+                    let dir = parent.node();
+                    access::check(dir, libc::W_OK as u32 | libc::X_OK as u32, who.uid, who.gid)?;
+                    let node = new_file(dir, who.meta(libc::S_IFREG, mode));
+                    let mut d = dir.dir_mut()?;
+                    if matches!(d.entries.get(&name), Some(Entry::Node(_))) {
+                        return Err(Errno::EEXIST);
+                    }
+                    d.entries.insert(name.clone(), Entry::Node(node.clone()));
+                    drop(d);
+                    dir.touch_modified();
+                    let mut p = parent.path();
+                    if p != b"/" {
+                        p.push(b'/');
+                    }
+                    p.extend_from_slice(&name);
+                    let f = NodeFile::new(self.clone(), node, p, flags)?;
+                    return Ok(Arc::new(f));
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        self.open_node(node, canonical, flags)
+    }
+
+    /// Open an inode the lookup found.
+    fn open_node(
+        self: &Arc<Self>,
+        node: Arc<Inode>,
+        path: Vec<u8>,
+        flags: i32,
+    ) -> Result<Arc<dyn File>, Errno> {
+        let is_dir = node.is_dir();
+        if flags & libc::O_DIRECTORY != 0 && !is_dir {
+            return Err(Errno::ENOTDIR);
+        }
+        if is_dir && (writes(flags) || flags & libc::O_CREAT != 0) {
+            return Err(Errno::EISDIR);
+        }
+        match &node.body {
+            Body::Host(host_path) => {
+                // A host FIFO, socket or device: read-only passthrough.
+                return Ok(Arc::new(self.host.open(host_path, flags)?));
+            }
+            Body::Device(crate::vfs::inode::Device::Tty) => {
+                return Ok(Arc::new(HostFile::from_stream(devfs::open_tty()?)?));
+            }
+            Body::Reg(_) if writes(flags) || flags & libc::O_TRUNC != 0 => {
+                if flags & libc::O_TRUNC != 0 {
+                    if let Some(mut d) = node.data_mut() {
+                        *d = Data::Mem(Vec::new());
+                    }
+                    node.touch_modified();
+                } else {
+                    copy_up(&self.host, &node)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(Arc::new(NodeFile::new(self.clone(), node, path, flags)?))
+    }
+
+    /// `O_TMPFILE`: an unnamed regular file in directory `path`.
+    fn open_tmpfile(
+        self: &Arc<Self>,
+        path: &[u8],
+        flags: i32,
+        mode: u32,
+        who: Creator,
+    ) -> Result<Arc<dyn File>, Errno> {
+        let w = self.resolve(path, true)?;
+        if !w.node().is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        let node = new_file(w.node(), who.meta(libc::S_IFREG, mode));
+        node.meta().nlink = 0;
+        let flags = flags & !(O_TMPFILE_BIT | libc::O_DIRECTORY);
+        Ok(Arc::new(NodeFile::new(
+            self.clone(),
+            node,
+            w.path(),
+            flags,
+        )?))
+    }
+
+    pub fn stat(&self, path: &[u8], follow: bool) -> Result<GuestStat, Errno> {
+        Ok(self.resolve(path, follow)?.node().stat())
+    }
+
+    pub fn statx(&self, path: &[u8], follow: bool) -> Result<GuestStatx, Errno> {
+        Ok(statx_from_stat(&self.stat(path, follow)?))
+    }
+
+    /// `faccessat` as `uid:gid`.
+    pub fn access(
+        &self,
+        path: &[u8],
+        mode: u32,
+        follow: bool,
+        uid: u32,
+        gid: u32,
+    ) -> Result<(), Errno> {
+        let w = self.resolve(path, follow)?;
+        access::check(w.node(), mode, uid, gid)
+    }
+
+    /// The target of symbolic link `path`; EINVAL if it is not one.
+    pub fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        let w = self.resolve(path, false)?;
+        w.node()
+            .symlink_target()
+            .map(<[u8]>::to_vec)
+            .ok_or(Errno::EINVAL)
+    }
+
+    /// For `chdir`: `path` must be a directory the caller may search; its
+    /// canonical guest path.
+    pub fn canonical_dir(&self, path: &[u8], uid: u32, gid: u32) -> Result<Vec<u8>, Errno> {
+        let w = self.resolve(path, true)?;
+        if !w.node().is_dir() {
+            return Err(Errno::ENOTDIR);
+        }
+        access::check(w.node(), libc::X_OK as u32, uid, gid)?;
+        Ok(w.path())
+    }
+
+    /// The whole of executable `path` for the loader: a regular file with
+    /// an execute bit, else EACCES. Files the guest wrote run too.
+    pub fn read_executable(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+        let w = self.resolve(path, true)?;
+        let node = w.node();
+        if node.kind() != libc::S_IFREG || node.meta().mode & 0o111 == 0 {
+            return Err(Errno::EACCES);
+        }
+        let data = node.data().ok_or(Errno::EACCES)?;
+        match &*data {
+            Data::Mem(bytes) => Ok(bytes.clone()),
+            Data::Lower { path, .. } => self.host.read_file(path),
+        }
+    }
+}
+
+/// A new empty regular file on `dir`'s mount.
+pub fn new_file(dir: &Inode, meta: Meta) -> Arc<Inode> {
+    let body = Body::Reg(std::sync::RwLock::new(Data::Mem(Vec::new())));
+    Inode::new(next_ino(), dir.dev, meta, body)
+}

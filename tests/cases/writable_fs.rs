@@ -1,0 +1,160 @@
+//! The writable tree: a guest changes files and sees its changes exactly
+//! as on Linux (`fs_writer`, compared with a native run), and nothing it
+//! does reaches the host tree or leads out of `--root` (`fs_leak`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::harness::{assert_same_as_native, available_platforms, case_dir, guest, Run};
+
+#[test]
+fn creating_renaming_and_deleting_match_linux() {
+    let dir = case_dir("writable_fs");
+    let native = assert_same_as_native(&Run::new(guest("fs_writer")).cwd(&dir));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for expected in [
+        "cat b: \"hello\"\n",
+        "stat b: type 10 mode 0644 size 5 nlink 2\n",
+        "readlink s: \"b\"\n",
+        "open loop1: ELOOP\n",
+        "cat made-through-link: \"via link\"\n",
+        "rename d d/x: EINVAL\n",
+        "rmdir d (full): ENOTEMPTY\n",
+        "renameat2 EXCHANGE: 0\n",
+        "cat copy-dst: \"2344\"\n",
+        "stat masked: type 10 mode 0600 size 0 nlink 1\n",
+        "times: 1000000000.5 1234567890.0\n",
+        "rmdir work: 0\n",
+        "done\n",
+    ] {
+        assert!(
+            out.contains(expected),
+            "fs_writer should print {expected:?}:\n{native}"
+        );
+    }
+    assert_eq!(
+        fs::read_dir(&dir).unwrap().count(),
+        0,
+        "fs_writer cleans up"
+    );
+}
+
+/// Every path below `dir` with its type, mode and contents or link target.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, Vec<u8>)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = fs::symlink_metadata(&path).unwrap();
+            let bytes = if meta.is_symlink() {
+                fs::read_link(&path)
+                    .unwrap()
+                    .into_os_string()
+                    .into_encoded_bytes()
+            } else if meta.is_dir() {
+                todo.push(path.clone());
+                Vec::new()
+            } else {
+                fs::read(&path).unwrap()
+            };
+            out.push((path, meta.permissions().mode(), bytes));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// What the guest could change outside the case directory: the names in
+/// `/` and `/etc`, and the files it renames or deletes there.
+fn host_state() -> (Vec<String>, Vec<String>, Vec<Option<Vec<u8>>>) {
+    let names = |d: &str| {
+        let mut v: Vec<String> = fs::read_dir(d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let files = ["/etc/passwd", "/etc/hostname"].map(|p| fs::read(p).ok());
+    (names("/"), names("/etc"), files.to_vec())
+}
+
+#[test]
+fn nothing_the_guest_changes_reaches_the_host() {
+    let dir = case_dir("writable_fs_leak");
+    fs::create_dir_all(dir.join("emptydir")).unwrap();
+    fs::create_dir_all(dir.join("sub")).unwrap();
+    fs::write(dir.join("keep.txt"), "keep").unwrap();
+    fs::write(dir.join("old.txt"), "old").unwrap();
+    fs::write(dir.join("victim.txt"), "victim").unwrap();
+    fs::write(dir.join("sub/inner"), "inner").unwrap();
+    let before = (snapshot(&dir), host_state());
+    let dir_arg = dir.to_str().expect("the target directory is UTF-8");
+    for platform in available_platforms() {
+        let run = Run::new(guest("fs_leak"))
+            .args(["change", dir_arg])
+            .rvisor(platform, &[]);
+        assert_eq!(run.status, 0, "{run}");
+        let out = run.stdout_text();
+        let mut steps = 0;
+        for line in out.lines() {
+            steps += 1;
+            // /etc/hostname may not exist on the host.
+            let optional = line.contains("/etc/hostname");
+            assert!(
+                line.ends_with(": OK") || optional,
+                "on {platform}, a change failed inside the sandbox: {line}\n{run}"
+            );
+        }
+        assert!(steps >= 25, "fs_leak stopped early on {platform}:\n{run}");
+        assert!(
+            before == (snapshot(&dir), host_state()),
+            "the host changed after fs_leak on {platform}"
+        );
+    }
+}
+
+#[test]
+fn guest_links_do_not_lead_out_of_the_root() {
+    let case = case_dir("writable_fs_escape");
+    let root = case.join("root");
+    fs::create_dir_all(&root).unwrap();
+    fs::copy(guest("fs_leak"), root.join("fs_leak")).unwrap();
+    let outside = case.join("outside.txt");
+    fs::write(&outside, "secret").unwrap();
+    let before = snapshot(&case);
+    let root_flag = root.to_str().expect("the target directory is UTF-8");
+    let outside_arg = outside.to_str().unwrap();
+    for platform in available_platforms() {
+        let run = Run::new("/fs_leak")
+            .args(["escape", outside_arg])
+            .cwd(&root)
+            .rvisor(platform, &["--root", root_flag]);
+        assert_eq!(run.status, 0, "{run}");
+        let out = run.stdout_text();
+        assert!(
+            !out.contains("OPENED"),
+            "on {platform}, a host file outside the root opened:\n{run}"
+        );
+        for expected in [
+            "open l_abs: ENOENT\n",
+            "open l_up: ENOENT\n",
+            "open l_dots: ENOENT\n",
+            "open l_up_abs: ENOENT\n",
+            "open outside path: ENOENT\n",
+            // The guest's `..` of `/` is `/`: this is its own file.
+            "write /../outside.txt: OK\n",
+            "/outside.txt is gone again: OK\n",
+        ] {
+            assert!(
+                out.contains(expected),
+                "on {platform}, expected {expected:?}:\n{run}"
+            );
+        }
+        assert!(before == snapshot(&case), "the host changed on {platform}");
+        assert_eq!(fs::read(&outside).unwrap(), b"secret");
+    }
+}
