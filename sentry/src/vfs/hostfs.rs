@@ -241,36 +241,6 @@ impl HostFs {
         Err(Errno::ELOOP)
     }
 
-    /// Why creating `path` (mkdir, mknod, symlink, link) fails: EEXIST if
-    /// it exists, else EROFS once the directory to hold it is found.
-    pub fn create_error(&self, path: &[u8]) -> Errno {
-        match self.lookup(path, false) {
-            Ok(_) => Errno::EEXIST,
-            Err(Errno::ENOENT) => match self.lookup_dir(split_last(path).0) {
-                Ok(_) => Errno::EROFS,
-                Err(e) => e,
-            },
-            Err(e) => e,
-        }
-    }
-
-    /// Why removing or renaming `path` fails: EROFS once the directory
-    /// holding it is found (Linux looks no further on a read-only mount).
-    pub fn remove_error(&self, path: &[u8]) -> Errno {
-        match self.lookup_dir(split_last(path).0) {
-            Ok(_) => Errno::EROFS,
-            Err(e) => e,
-        }
-    }
-
-    /// Why changing existing file `path` (chmod, chown, utimes) fails.
-    pub fn modify_error(&self, path: &[u8], follow: bool) -> Errno {
-        match self.lookup(path, follow) {
-            Ok(_) => Errno::EROFS,
-            Err(e) => e,
-        }
-    }
-
     pub fn stat(&self, path: &[u8], follow: bool) -> Result<GuestStat, Errno> {
         let fd = self.lookup(path, follow)?;
         Ok(GuestStat::from(&rustix::fs::fstat(&fd)?))
@@ -610,24 +580,6 @@ pub(crate) mod tests {
         );
         assert_eq!(fs.stat(b"/new.txt", true), Err(Errno::ENOENT));
         assert_eq!(fs.stat(b"/escape-new", true), Err(Errno::ENOENT));
-    }
-
-    #[test]
-    fn changing_the_tree_is_refused_after_lookup() {
-        let (_t, fs) = sandbox();
-        assert_eq!(fs.create_error(b"/sub"), Errno::EEXIST);
-        assert_eq!(fs.create_error(b"/dangling"), Errno::EEXIST);
-        assert_eq!(fs.create_error(b"/newdir"), Errno::EROFS);
-        assert_eq!(fs.create_error(b"/sub/newdir/"), Errno::EROFS);
-        assert_eq!(fs.create_error(b"/nodir/newdir"), Errno::ENOENT);
-        assert_eq!(fs.create_error(b"/data.txt/x"), Errno::ENOTDIR);
-        assert_eq!(fs.remove_error(b"/data.txt"), Errno::EROFS);
-        assert_eq!(fs.remove_error(b"/missing"), Errno::EROFS);
-        assert_eq!(fs.remove_error(b"/nodir/missing"), Errno::ENOENT);
-        assert_eq!(fs.modify_error(b"/data.txt", true), Errno::EROFS);
-        assert_eq!(fs.modify_error(b"/dangling", true), Errno::ENOENT);
-        assert_eq!(fs.modify_error(b"/dangling", false), Errno::EROFS);
-        assert_eq!(fs.stat(b"/newdir", false), Err(Errno::ENOENT));
     }
 
     #[test]
