@@ -12,9 +12,7 @@ use std::sync::Arc;
 use kvm_bindings::kvm_regs;
 use kvm_ioctls::VcpuExit;
 use ring0::abi::{Regs, Vector, PF_INSTRUCTION, PF_WRITE};
-use ring0::exit::{Exit, EXIT_PORT};
 use ring0::resume::{prepare_user_return, Resume};
-use ring0::vcpu_page::{self, VcpuPage};
 
 use crate::platform::{
     downcast, Access, AddressSpace, Context, Event, Interrupter, PlatformError, Result,
@@ -23,6 +21,7 @@ use crate::platform::{
 use super::address_space::KvmAddressSpace;
 use super::kick::{install_handler, KickState, KvmInterrupter};
 use super::machine::{kvm_err, Machine};
+use super::trap::{self, Trap};
 use super::vcpu::Vcpu;
 
 pub struct KvmContext {
@@ -116,19 +115,7 @@ impl Context for KvmContext {
         if v.parked_in_user {
             resume_parked(v, regs, resume.contains(Resume::LOAD_CR3), asp.cr3())?;
         } else {
-            let mf = &v.machine.mf;
-            mf.write(
-                v.page_gpa + vcpu_page::USER_CR3 as u64,
-                &asp.cr3().to_le_bytes(),
-            )?;
-            mf.write(
-                v.page_gpa + vcpu_page::RESUME as u64,
-                &resume.bits().to_le_bytes(),
-            )?;
-            mf.write(
-                v.page_gpa + vcpu_page::REGS as u64,
-                bytemuck::bytes_of(regs),
-            )?;
+            trap::prepare_return(v, regs, resume.contains(Resume::LOAD_CR3))?;
         }
         self.loaded = want;
         let event = run(v, &self.kick, regs);
@@ -224,7 +211,7 @@ fn run(v: &mut Vcpu, kick: &KickState, regs: &mut Regs) -> Result<Event> {
 fn run_loop(v: &mut Vcpu, kick: &KickState, regs: &mut Regs) -> Result<Event> {
     loop {
         match v.fd.run() {
-            Ok(VcpuExit::IoOut(EXIT_PORT, _)) => return ring0_event(v, regs),
+            Ok(VcpuExit::Hlt) => return ring0_event(v, regs),
             Ok(other) => {
                 let what = format!("{other:?}");
                 let r = v.fd.get_regs().ok();
@@ -274,52 +261,25 @@ fn run_loop(v: &mut Vcpu, kick: &KickState, regs: &mut Regs) -> Result<Event> {
     }
 }
 
-/// Reads what ring0 recorded and turns it into an event.
+/// Reads the trap ring0 stopped at and turns it into an event.
 fn ring0_event(v: &mut Vcpu, regs: &mut Regs) -> Result<Event> {
-    let mut bytes = [0u8; vcpu_page::SIZE];
-    v.machine.mf.read(v.page_gpa, &mut bytes)?;
-    let page = VcpuPage::read_from(&bytes).expect("the buffer holds a whole page");
-    let exit = page
-        .exit()
-        .map_err(|e| PlatformError::Protocol(e.to_string()))?;
-    if let Exit::KernelFault { .. } | Exit::Ready = exit {
-        let r = v.fd.get_regs().ok();
-        let s = v.fd.get_sregs().ok().map(|s| (s.cr2, s.cr3));
-        return Err(PlatformError::Protocol(format!(
-            "ring0 fault: registers {r:x?}, (cr2, cr3) {s:x?}"
-        )));
-    }
-    let keep = *regs;
-    *regs = Regs {
-        fs_base: keep.fs_base,
-        gs_base: keep.gs_base,
-        ds: keep.ds,
-        es: keep.es,
-        fs: keep.fs,
-        gs: keep.gs,
-        ..page.regs
-    };
-    Ok(match exit {
-        Exit::Syscall => Event::Syscall,
-        Exit::Exception {
-            vector: Vector::PAGE_FAULT,
-            error_code,
-            cr2,
-        } => Event::PageFault {
-            addr: cr2,
-            access: fault_access(error_code),
+    Ok(match trap::read_trap(v, regs)? {
+        Trap::Syscall => Event::Syscall,
+        Trap::Vector(Vector::PAGE_FAULT, code) => Event::PageFault {
+            addr: trap::cr2(v)?,
+            access: fault_access(code),
         },
-        Exit::Exception {
-            vector, error_code, ..
-        } => Event::Exception {
-            vector,
-            code: error_code,
-            addr: if matches!(vector, Vector::GENERAL_PROTECTION | Vector::STACK_SEGMENT) {
-                0
-            } else {
-                regs.rip
-            },
-        },
-        Exit::Interrupt { .. } | Exit::Ready | Exit::KernelFault { .. } => Event::Interrupted,
+        Trap::Vector(vector, code) if vector.is_exception() || vector == Vector::INT80 => {
+            Event::Exception {
+                vector,
+                code,
+                addr: if matches!(vector, Vector::GENERAL_PROTECTION | Vector::STACK_SEGMENT) {
+                    0
+                } else {
+                    regs.rip
+                },
+            }
+        }
+        Trap::Vector(..) => Event::Interrupted,
     })
 }

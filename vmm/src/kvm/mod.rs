@@ -20,6 +20,7 @@ mod machine;
 mod platform;
 pub mod probe;
 mod ram;
+mod trap;
 mod vcpu;
 mod vm;
 

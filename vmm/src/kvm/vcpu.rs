@@ -14,7 +14,7 @@ use ring0::vcpu_page::VcpuPage;
 use crate::platform::{PlatformError, Result};
 
 use super::guest_cpuid;
-use super::layout_r0::{vcpu_page, vcpu_stacks, IDT_BASE, TEXT_BASE};
+use super::layout_r0::{vcpu_page, vcpu_region, vcpu_stacks, IDT_BASE, TEXT_BASE};
 use super::machine::{kvm_err, Machine};
 
 /// CR0: PE | MP | ET | NE | WP | PG.
@@ -25,8 +25,12 @@ const CR4: u64 = (1 << 5) | (1 << 9) | (1 << 10) | (1 << 18);
 pub(super) struct Vcpu {
     pub(super) fd: VcpuFd,
     pub(super) machine: Arc<Machine>,
-    /// Guest-physical (memory-file offset) of the per-vCPU page.
-    pub(super) page_gpa: u64,
+    /// Guest-virtual and guest-physical (memory-file offset) start of the
+    /// vCPU's region (stacks and per-vCPU page).
+    pub(super) region_gva: u64,
+    pub(super) region_gpa: u64,
+    /// RSP0: where the CPU's frame of an entry from user mode ends.
+    pub(super) rsp0: u64,
     /// User FS/GS bases currently in the vCPU.
     pub(super) fs_base: u64,
     pub(super) gs_base: u64,
@@ -120,20 +124,30 @@ impl Vcpu {
         fd.set_xcrs(&xcrs).map_err(kvm_err("KVM_SET_XCRS"))?;
 
         let regs = kvm_regs {
-            rip: TEXT_BASE + machine.text.resume_offset,
+            rip: TEXT_BASE + machine.text.iret_offset,
             rsp: page.tss.rsp0(),
             rflags: 0x2,
             ..Default::default()
         };
         fd.set_regs(&regs).map_err(kvm_err("KVM_SET_REGS"))?;
+        let region_gva = vcpu_region(index);
         Ok(Vcpu {
             fd,
             machine,
-            page_gpa,
+            region_gva,
+            region_gpa: page_gpa - (page_gva - region_gva),
+            rsp0: page.tss.rsp0(),
             fs_base: 0,
             gs_base: 0,
             parked_in_user: false,
         })
+    }
+
+    /// Guest-physical address of `gva` if it lies in this vCPU's region.
+    pub(super) fn region_gpa_of(&self, gva: u64, len: u64) -> Option<u64> {
+        let off = gva.checked_sub(self.region_gva)?;
+        (off.checked_add(len)? <= super::layout_r0::VCPU_REGION_PAGES * crate::PAGE_SIZE)
+            .then_some(self.region_gpa + off)
     }
 
     /// The vCPU's shared `kvm_run` area, for `immediate_exit` from other
