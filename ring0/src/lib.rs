@@ -13,6 +13,8 @@
 //! - [`exit`]: the exit port and exit reasons.
 //! - [`resume`]: how the VMM sends a vCPU back to user mode.
 //! - [`msr`]: MSR numbers and the EFER ring0 runs with.
+//! - [`text`]: the entry stubs and the return to user mode (`global_asm!`),
+//!   copied by the VMM into the guest.
 #![no_std]
 
 pub mod abi;
@@ -22,5 +24,6 @@ pub mod gdt;
 pub mod idt;
 pub mod msr;
 pub mod resume;
+pub mod text;
 pub mod tss;
 pub mod vcpu_page;

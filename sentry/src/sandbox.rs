@@ -85,7 +85,7 @@ pub fn create_platform(
     let err = |e: vmm::PlatformError| SandboxError::Platform(kind.name(), e.to_string());
     match kind {
         PlatformKind::Ptrace => Ok(Box::new(vmm::ptrace::PtracePlatform::new(mf).map_err(err)?)),
-        PlatformKind::Kvm => Err(SandboxError::Platform("kvm", "not implemented yet".into())),
+        PlatformKind::Kvm => Ok(Box::new(vmm::kvm::KvmPlatform::new(mf).map_err(err)?)),
     }
 }
 
@@ -107,11 +107,13 @@ fn first_working_platform(mf: &Arc<MemoryFile>) -> Result<Box<dyn Platform>, San
 /// Check that platform `kind` can run guests here; `Err` says why not.
 pub fn probe_platform(kind: PlatformKind) -> Result<(), String> {
     if kind == PlatformKind::Kvm {
-        // Report what the host offers even before the platform exists.
-        return match vmm::kvm::probe() {
-            Ok(host) => Err(format!("platform not implemented yet; host: {host}")),
-            Err(e) => Err(e.to_string()),
-        };
+        let host = vmm::kvm::probe().map_err(|e| e.to_string())?;
+        tracing::info!("kvm: {host}");
+        if host.syscall_entry == vmm::kvm::SyscallEntry::UserModeQuirk
+            && host.quirk_lstar_fetch_faults != Some(true)
+        {
+            return Err(format!("system calls cannot be caught here; host: {host}"));
+        }
     }
     let mf = Arc::new(MemoryFile::new(1 << 20).map_err(|e| e.to_string())?);
     let p = create_platform(kind, mf).map_err(|e| e.to_string())?;

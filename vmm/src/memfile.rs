@@ -106,6 +106,13 @@ impl MemoryFile {
         self.size
     }
 
+    /// Host address of the sentry's shared mapping of the whole file (offset
+    /// 0), for registering it as guest-physical memory with KVM. It stays
+    /// valid, `size()` bytes long, for as long as `self` lives.
+    pub fn host_address(&self) -> u64 {
+        self.base.as_ptr() as u64
+    }
+
     /// Allocate `len` bytes (rounded up to pages) of zeroed memory.
     pub fn allocate(&self, len: u64) -> Result<FileRange, MemoryFileError> {
         let len = len.div_ceil(PAGE_SIZE) * PAGE_SIZE;

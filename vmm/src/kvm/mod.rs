@@ -7,12 +7,26 @@
 //! `code` (guest instructions), `cpuid` (hypervisor leaves) and `vm` (one
 //! VM with one vCPU).
 
+mod address_space;
 mod code;
+mod context;
 mod cpuid;
+mod frames;
+mod guest_cpuid;
+mod kick;
 mod layout;
+mod layout_r0;
+mod machine;
+mod platform;
 pub mod probe;
 mod ram;
+mod trap;
+mod vcpu;
 mod vm;
+
+pub use address_space::KvmAddressSpace;
+pub use context::KvmContext;
+pub use platform::KvmPlatform;
 
 pub use probe::{measure_exit_round_trip, probe, HostKvmInfo, ProbeError, SyscallEntry, PVM_MSRS};
 pub use ram::{GuestRam, GuestRamError};

@@ -1,0 +1,285 @@
+//! [`KvmContext`]: a guest thread on the KVM platform. The calling sentry
+//! thread enters guest mode on the context's vCPU ("bluepill") and comes
+//! back with the next event.
+//!
+//! Each context owns one vCPU for its whole life (KVM keeps that vCPU's
+//! FPU/SSE/AVX state, so it is preserved across events for free); the vCPU
+//! goes back to the machine's pool when the context is dropped.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use kvm_bindings::kvm_regs;
+use kvm_ioctls::VcpuExit;
+use ring0::abi::{Regs, Vector, PF_INSTRUCTION, PF_WRITE};
+use ring0::resume::{prepare_user_return, Resume};
+
+use crate::platform::{
+    downcast, Access, AddressSpace, Context, Event, Interrupter, PlatformError, Result,
+};
+
+use super::address_space::KvmAddressSpace;
+use super::kick::{install_handler, KickState, KvmInterrupter};
+use super::machine::{kvm_err, Machine};
+use super::trap::{self, Trap};
+use super::vcpu::Vcpu;
+
+pub struct KvmContext {
+    vcpu: Option<Vcpu>,
+    kick: Arc<KickState>,
+    /// (address space id, generation) the vCPU's CR3 was last loaded for;
+    /// ids start at 1.
+    loaded: (u64, u64),
+}
+
+impl KvmContext {
+    pub(super) fn new(machine: &Arc<Machine>) -> Result<Self> {
+        install_handler();
+        Ok(KvmContext {
+            vcpu: Some(machine.take_vcpu()?),
+            kick: Arc::new(KickState::default()),
+            loaded: (0, 0),
+        })
+    }
+}
+
+impl Drop for KvmContext {
+    fn drop(&mut self) {
+        if let Some(v) = self.vcpu.take() {
+            if !v.parked_in_user {
+                v.machine.clone().put_vcpu(v);
+            }
+        }
+    }
+}
+
+/// The access a #PF error code describes.
+fn fault_access(code: u64) -> Access {
+    if code & PF_INSTRUCTION != 0 {
+        Access::EXEC
+    } else if code & PF_WRITE != 0 {
+        Access::WRITE
+    } else {
+        Access::READ
+    }
+}
+
+/// Sets CR3 (when the vCPU last ran another address space, which may be
+/// gone by now: ring0 cannot touch its stack until CR3 is right) and the
+/// user FS/GS bases, if they differ from what the vCPU has.
+fn load_sregs(v: &mut Vcpu, cr3: Option<u64>, regs: &Regs) -> Result<()> {
+    if cr3.is_none() && v.fs_base == regs.fs_base && v.gs_base == regs.gs_base {
+        return Ok(());
+    }
+    let mut s = v.fd.get_sregs().map_err(kvm_err("KVM_GET_SREGS"))?;
+    if let Some(cr3) = cr3 {
+        s.cr3 = cr3;
+    }
+    s.fs.base = regs.fs_base;
+    s.gs.base = regs.gs_base;
+    v.fd.set_sregs(&s).map_err(kvm_err("KVM_SET_SREGS"))?;
+    v.fs_base = regs.fs_base;
+    v.gs_base = regs.gs_base;
+    Ok(())
+}
+
+impl Context for KvmContext {
+    fn switch(&mut self, asp: &mut dyn AddressSpace, regs: &mut Regs) -> Result<Event> {
+        let asp = downcast::<KvmAddressSpace>(asp)?;
+        if self.kick.pending.swap(false, Ordering::SeqCst) {
+            return Ok(Event::Interrupted);
+        }
+        let v = self
+            .vcpu
+            .as_mut()
+            .ok_or_else(|| PlatformError::Protocol("context has no vCPU".into()))?;
+        v.machine.sync_shadow()?;
+        let mut resume = match prepare_user_return(regs) {
+            Ok(r) => r - Resume::SYSRET,
+            Err(e) => {
+                tracing::debug!("cannot return to user mode: {e}");
+                return Ok(Event::Exception {
+                    vector: Vector::GENERAL_PROTECTION,
+                    code: 0,
+                    addr: 0,
+                });
+            }
+        };
+        let want = (asp.id, asp.generation);
+        let new_cr3 = (self.loaded.0 != asp.id).then(|| asp.cr3());
+        if new_cr3.is_none() && self.loaded.1 != asp.generation {
+            // Same tables, changed entries: ring0 reloads CR3 to flush.
+            resume |= Resume::LOAD_CR3;
+        }
+        load_sregs(v, new_cr3, regs)?;
+        if v.parked_in_user {
+            resume_parked(v, regs, resume.contains(Resume::LOAD_CR3), asp.cr3())?;
+        } else {
+            trap::prepare_return(v, regs, resume.contains(Resume::LOAD_CR3))?;
+        }
+        self.loaded = want;
+        let event = run(v, &self.kick, regs);
+        if event.is_err() {
+            // The vCPU's state is unknown; never reuse it.
+            self.vcpu = None;
+        }
+        Ok(int_n_fixup(event?, asp, regs))
+    }
+
+    fn interrupter(&self) -> Arc<dyn Interrupter> {
+        Arc::new(KvmInterrupter(self.kick.clone()))
+    }
+}
+
+/// On hosts where `int N` from user mode raises #UD (PVM), gives the event
+/// Linux would: #GP with the gate's error code for a DPL-0 vector, the
+/// vector itself (as a trap, RIP past the instruction) for `int3`, `into`'s
+/// vector 4 and `int 0x80`.
+fn int_n_fixup(event: Event, asp: &KvmAddressSpace, regs: &mut Regs) -> Event {
+    let Event::Exception {
+        vector: Vector::INVALID_OPCODE,
+        ..
+    } = event
+    else {
+        return event;
+    };
+    let mut insn = [0u8; 2];
+    if asp.read_user(regs.rip, &mut insn).is_none() || insn[0] != 0xcd {
+        return event;
+    }
+    let vector = Vector(insn[1]);
+    if ring0::idt::dpl_for(vector) == 3 {
+        regs.rip += 2;
+        Event::Exception {
+            vector,
+            code: 0,
+            addr: regs.rip,
+        }
+    } else {
+        Event::Exception {
+            vector: Vector::GENERAL_PROTECTION,
+            code: u64::from(insn[1]) * 8 + 2,
+            addr: 0,
+        }
+    }
+}
+
+/// Continues a vCPU that was stopped in user mode by a signal.
+fn resume_parked(v: &mut Vcpu, regs: &Regs, load_cr3: bool, cr3: u64) -> Result<()> {
+    if load_cr3 {
+        let mut s = v.fd.get_sregs().map_err(kvm_err("KVM_GET_SREGS"))?;
+        s.cr3 = cr3;
+        v.fd.set_sregs(&s).map_err(kvm_err("KVM_SET_SREGS"))?;
+    }
+    let r = kvm_regs {
+        rax: regs.rax,
+        rbx: regs.rbx,
+        rcx: regs.rcx,
+        rdx: regs.rdx,
+        rsi: regs.rsi,
+        rdi: regs.rdi,
+        rsp: regs.rsp,
+        rbp: regs.rbp,
+        r8: regs.r8,
+        r9: regs.r9,
+        r10: regs.r10,
+        r11: regs.r11,
+        r12: regs.r12,
+        r13: regs.r13,
+        r14: regs.r14,
+        r15: regs.r15,
+        rip: regs.rip,
+        rflags: regs.eflags,
+    };
+    v.fd.set_regs(&r).map_err(kvm_err("KVM_SET_REGS"))?;
+    v.parked_in_user = false;
+    Ok(())
+}
+
+/// KVM_RUN until ring0 reports an event or a kick stops the vCPU.
+fn run(v: &mut Vcpu, kick: &KickState, regs: &mut Regs) -> Result<Event> {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    kick.run.store(v.run_area(), Ordering::SeqCst);
+    kick.tid.store(tid, Ordering::SeqCst);
+    let result = run_loop(v, kick, regs);
+    kick.tid.store(0, Ordering::SeqCst);
+    kick.run.store(std::ptr::null_mut(), Ordering::SeqCst);
+    result
+}
+
+fn run_loop(v: &mut Vcpu, kick: &KickState, regs: &mut Regs) -> Result<Event> {
+    loop {
+        match v.fd.run() {
+            Ok(VcpuExit::Hlt) => return ring0_event(v, regs),
+            Ok(other) => {
+                let what = format!("{other:?}");
+                let r = v.fd.get_regs().ok();
+                return Err(PlatformError::Protocol(format!(
+                    "unexpected VM exit {what}; registers {r:x?}"
+                )));
+            }
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
+                v.fd.set_kvm_immediate_exit(0);
+                if !kick.pending.load(Ordering::SeqCst) {
+                    continue;
+                }
+                let s = v.fd.get_sregs().map_err(kvm_err("KVM_GET_SREGS"))?;
+                if s.cs.dpl != 3 {
+                    // In ring0: let it reach its exit (or user mode) first.
+                    continue;
+                }
+                kick.pending.store(false, Ordering::SeqCst);
+                let r = v.fd.get_regs().map_err(kvm_err("KVM_GET_REGS"))?;
+                *regs = Regs {
+                    rax: r.rax,
+                    rbx: r.rbx,
+                    rcx: r.rcx,
+                    rdx: r.rdx,
+                    rsi: r.rsi,
+                    rdi: r.rdi,
+                    rsp: r.rsp,
+                    rbp: r.rbp,
+                    r8: r.r8,
+                    r9: r.r9,
+                    r10: r.r10,
+                    r11: r.r11,
+                    r12: r.r12,
+                    r13: r.r13,
+                    r14: r.r14,
+                    r15: r.r15,
+                    rip: r.rip,
+                    eflags: r.rflags,
+                    orig_rax: u64::MAX,
+                    ..*regs
+                };
+                v.parked_in_user = true;
+                return Ok(Event::Interrupted);
+            }
+            Err(e) => return Err(kvm_err("KVM_RUN")(e)),
+        }
+    }
+}
+
+/// Reads the trap ring0 stopped at and turns it into an event.
+fn ring0_event(v: &mut Vcpu, regs: &mut Regs) -> Result<Event> {
+    Ok(match trap::read_trap(v, regs)? {
+        Trap::Syscall => Event::Syscall,
+        Trap::Vector(Vector::PAGE_FAULT, code) => Event::PageFault {
+            addr: trap::cr2(v)?,
+            access: fault_access(code),
+        },
+        Trap::Vector(vector, code) if vector.is_exception() || vector == Vector::INT80 => {
+            Event::Exception {
+                vector,
+                code,
+                addr: if matches!(vector, Vector::GENERAL_PROTECTION | Vector::STACK_SEGMENT) {
+                    0
+                } else {
+                    regs.rip
+                },
+            }
+        }
+        Trap::Vector(..) => Event::Interrupted,
+    })
+}

@@ -1,0 +1,84 @@
+//! [`FileFrames`]: page-table frames taken from the memory file, so that
+//! guest-physical address = memory-file offset for tables too.
+//!
+//! Freed frames are not returned to the memory file at once: on a
+//! shadow-paging host (PVM) KVM may still hold a shadow page built from a
+//! freed table, and would reuse it, stale, if the frame became a table
+//! again. They wait in a quarantine shared by the whole machine until
+//! [`super::machine::Machine`] has made KVM drop every shadow page.
+
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex};
+
+use pagetables::{FrameAllocator, RawFrame, FRAME_SIZE};
+
+use crate::memfile::{FileRange, MemoryFile};
+
+/// Frames freed since KVM last dropped its shadow pages.
+#[derive(Default)]
+pub(super) struct Quarantine {
+    frames: Mutex<Vec<u64>>,
+}
+
+impl Quarantine {
+    fn add(&self, phys: u64) {
+        self.frames
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(phys);
+    }
+
+    /// Gives every waiting frame back to `mf`. Call only once no shadow
+    /// page built before the call can be used any more.
+    pub(super) fn release(&self, mf: &MemoryFile) {
+        let frames = std::mem::take(&mut *self.frames.lock().unwrap_or_else(|e| e.into_inner()));
+        for offset in frames {
+            mf.free(FileRange {
+                offset,
+                len: FRAME_SIZE,
+            });
+        }
+    }
+}
+
+/// Table frames from the memory file.
+pub(super) struct FileFrames {
+    mf: Arc<MemoryFile>,
+    quarantine: Arc<Quarantine>,
+}
+
+impl FileFrames {
+    pub(super) fn new(mf: Arc<MemoryFile>, quarantine: Arc<Quarantine>) -> Self {
+        FileFrames { mf, quarantine }
+    }
+}
+
+// SAFETY: `frame_ptr` checks that the whole frame lies inside the memory
+// file and returns a pointer into the sentry's mapping of it, which lives as
+// long as the `Arc<MemoryFile>` held here (so at least as long as any
+// `&self` borrow). The mapping is page-aligned, so the pointer is aligned
+// for `AtomicU64`. Table frames are allocated only through this allocator
+// and never handed to the sentry's memory manager, so apart from the MMU
+// (locked updates) nothing else accesses them while they are tables.
+unsafe impl FrameAllocator for FileFrames {
+    fn allocate_frame(&mut self) -> Option<u64> {
+        // Fresh memory-file pages read as zero (new, or hole-punched on free).
+        self.mf.allocate(FRAME_SIZE).ok().map(|r| r.offset)
+    }
+
+    fn free_frame(&mut self, phys: u64) {
+        self.quarantine.add(phys);
+    }
+
+    fn frame_ptr(&self, phys: u64) -> NonNull<RawFrame> {
+        assert!(
+            phys.is_multiple_of(FRAME_SIZE)
+                && phys
+                    .checked_add(FRAME_SIZE)
+                    .is_some_and(|end| end <= self.mf.size()),
+            "page-table frame {phys:#x} outside the memory file"
+        );
+        let addr = self.mf.host_address() + phys;
+        NonNull::new(addr as *mut RawFrame).expect("the memory file mapping is not at 0")
+    }
+}
