@@ -33,3 +33,17 @@ fn broken_pipe_write_is_sigpipe() {
         "ignored: write returned -1 (Broken pipe)\n",
     );
 }
+
+#[test]
+fn handlers_run_and_return() {
+    let native = assert_same_as_native(&Run::new(guest("signal_handlers")));
+    assert_eq!(native.status, 128 + 15, "{native}");
+    assert!(
+        native.stdout_text().contains("recovered from SIGSEGV"),
+        "{native}"
+    );
+    assert!(
+        native.stdout_text().contains("after unblock: hits=3"),
+        "{native}"
+    );
+}

@@ -106,6 +106,14 @@ pub trait Context: Send {
     /// A handle other threads use to make a running `switch` return
     /// `Event::Interrupted` soon.
     fn interrupter(&self) -> Arc<dyn Interrupter>;
+    /// The guest thread's FPU/SSE/AVX state as a standard XSAVE image
+    /// (legacy FXSAVE area, XSAVE header, extended components), as it was
+    /// when the last `switch` returned. Signal frames carry it.
+    fn fpu_state(&mut self) -> Result<Vec<u8>>;
+    /// Replace the guest thread's FPU state with an XSAVE image (as
+    /// `fpu_state` returns, possibly modified by the guest). A malformed
+    /// image is an error and leaves the state unchanged.
+    fn set_fpu_state(&mut self, image: &[u8]) -> Result<()>;
 }
 
 /// Makes a running `Context::switch` return promptly.

@@ -1,7 +1,14 @@
-//! The task loop: switch into the guest, handle what brought us back, repeat.
+//! The task loop: deliver pending signals, switch into the guest, handle
+//! what brought us back, repeat.
 
-use vmm::{Context, Event, Vector};
+use vmm::{Access, Context, Event, Vector};
 
+use crate::kernel::siginfo::{
+    SigInfo, BUS_ADRALN, FPE_FLTINV, FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL,
+    TRAP_TRACE,
+};
+use crate::kernel::signal_delivery::{deliver, force, restore_fpu};
+use crate::kernel::signal_frame::TrapInfo;
 use crate::kernel::{ExitStatus, Task};
 use crate::mm::FaultError;
 use crate::syscalls;
@@ -11,50 +18,85 @@ use crate::syscalls;
 #[error("platform failure while running the guest: {0}")]
 pub struct RunError(#[from] vmm::PlatformError);
 
-/// The signal Linux sends for a CPU exception.
-fn signal_for(vector: Vector) -> i32 {
-    match vector {
-        Vector::DIVIDE_ERROR | Vector::X87_FLOATING_POINT | Vector::SIMD_FLOATING_POINT => {
-            libc::SIGFPE
-        }
-        Vector::DEBUG | Vector::BREAKPOINT => libc::SIGTRAP,
-        Vector::INVALID_OPCODE => libc::SIGILL,
-        Vector::ALIGNMENT_CHECK => libc::SIGBUS,
-        _ => libc::SIGSEGV,
+/// The signal (and si_code, si_addr) Linux raises for a CPU exception.
+fn signal_for(vector: Vector, addr: u64, rip: u64) -> SigInfo {
+    let (sig, code, addr) = match vector {
+        Vector::DIVIDE_ERROR => (libc::SIGFPE, FPE_INTDIV, rip),
+        Vector::X87_FLOATING_POINT | Vector::SIMD_FLOATING_POINT => (libc::SIGFPE, FPE_FLTINV, rip),
+        Vector::DEBUG => (libc::SIGTRAP, TRAP_TRACE, rip),
+        Vector::BREAKPOINT => (libc::SIGTRAP, SI_KERNEL, 0),
+        Vector::INVALID_OPCODE => (libc::SIGILL, ILL_ILLOPN, rip),
+        Vector::ALIGNMENT_CHECK => (libc::SIGBUS, BUS_ADRALN, addr),
+        _ => (libc::SIGSEGV, SI_KERNEL, 0),
+    };
+    SigInfo::fault(sig, code, addr)
+}
+
+/// x86 page-fault error-code bits for sigcontext's `err`.
+fn page_fault_code(access: Access) -> u64 {
+    let mut err = 4; // user mode
+    if access.contains(Access::WRITE) {
+        err |= 2;
     }
+    if access.contains(Access::EXEC) {
+        err |= 16;
+    }
+    err
 }
 
 /// Run `task` until its process exits.
 pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunError> {
     loop {
+        if let Some(image) = task.fpu_restore.take() {
+            restore_fpu(task, ctx, image)?;
+        }
+        deliver(task, ctx)?;
+        if let Some(status) = task.exit_status {
+            return Ok(status);
+        }
         let event = ctx.switch(task.mm.address_space(), &mut task.regs)?;
         tracing::trace!(
             ?event,
             rip = format_args!("{:#x}", task.regs.rip),
             "guest event"
         );
-        let fatal = match event {
+        match event {
             Event::Syscall => {
                 let nr = task.regs.orig_rax;
                 let args = task.regs.syscall_args();
                 task.regs.rax = syscalls::dispatch(task, nr, args);
-                None
             }
             Event::PageFault { addr, access } => match task.mm.handle_fault(addr, access) {
-                Ok(()) => None,
+                Ok(()) => {}
                 Err(FaultError::OutOfMemory) => {
                     tracing::error!("guest out of memory at {addr:#x}; killing it");
-                    Some(libc::SIGKILL)
+                    task.exit_status = Some(ExitStatus::Signaled(libc::SIGKILL));
                 }
-                Err(_) => Some(libc::SIGSEGV),
+                Err(e) => {
+                    let code = if e == FaultError::Unmapped {
+                        SEGV_MAPERR
+                    } else {
+                        SEGV_ACCERR
+                    };
+                    let trap = TrapInfo {
+                        trapno: 14,
+                        err: page_fault_code(access),
+                        cr2: addr,
+                    };
+                    force(task, SigInfo::fault(libc::SIGSEGV, code, addr), trap);
+                }
             },
-            Event::Exception { vector, .. } => Some(signal_for(vector)),
-            // Nothing to deliver yet: signals arrive with the process model.
-            Event::Interrupted => None,
-        };
-        if let Some(sig) = fatal {
-            // Signal handlers are not delivered yet, so every fault is fatal.
-            task.exit_status = Some(ExitStatus::Signaled(sig));
+            Event::Exception { vector, code, addr } => {
+                let info = signal_for(vector, addr, task.regs.rip);
+                let trap = TrapInfo {
+                    trapno: u64::from(vector.0),
+                    err: code,
+                    cr2: 0,
+                };
+                force(task, info, trap);
+            }
+            // Pending signals are looked at on every pass.
+            Event::Interrupted => {}
         }
         if let Some(status) = task.exit_status {
             return Ok(status);

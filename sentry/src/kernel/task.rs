@@ -4,6 +4,7 @@
 use vmm::Regs;
 
 use crate::kernel::signal::SignalState;
+use crate::kernel::signal_delivery::PendingSignals;
 use crate::mm::MemoryManager;
 use crate::vfs::{FdTable, FsContext};
 
@@ -62,6 +63,9 @@ pub struct Task {
     pub fds: FdTable,
     pub fs: FsContext,
     pub signals: SignalState,
+    pub pending_signals: PendingSignals,
+    /// FPU image an `rt_sigreturn` recovered, loaded before the next switch.
+    pub fpu_restore: Option<Vec<u8>>,
     pub creds: Credentials,
     pub rlimits: [RLimit; RLIM_NLIMITS],
     /// `set_tid_address`: cleared and futex-woken when the thread exits.
@@ -106,6 +110,8 @@ impl Task {
             fds,
             fs,
             signals: SignalState::default(),
+            pending_signals: PendingSignals::default(),
+            fpu_restore: None,
             creds,
             rlimits: [RLimit {
                 cur: u64::MAX,

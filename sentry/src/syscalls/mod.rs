@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::errno::{Errno, SysResult};
-use crate::kernel::{signal_action, ExitStatus, Task};
+use crate::kernel::siginfo::{SigInfo, SI_USER};
+use crate::kernel::{signal_delivery, Task};
 
 /// A system-call handler: the task and its six raw arguments.
 pub type Handler = fn(&mut Task, [u64; 6]) -> SysResult;
@@ -79,11 +80,9 @@ pub fn dispatch(task: &mut Task, nr: u64, args: [u64; 6]) -> u64 {
         strace::print(task, nr, args, result);
     }
     // Writing to a pipe or socket with no reader raises SIGPIPE.
-    if result == Err(Errno::EPIPE)
-        && WRITES.contains(&(nr as i64))
-        && signal_action::is_fatal(&task.signals, libc::SIGPIPE)
-    {
-        task.exit_status = Some(ExitStatus::Signaled(libc::SIGPIPE));
+    if result == Err(Errno::EPIPE) && WRITES.contains(&(nr as i64)) {
+        let info = SigInfo::from_sender(libc::SIGPIPE, SI_USER, task.tgid, task.creds.uid);
+        signal_delivery::send(task, info);
     }
     match result {
         Ok(v) => v,

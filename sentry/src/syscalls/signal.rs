@@ -1,10 +1,14 @@
-//! Signal system calls that keep per-task signal state: rt_sigaction,
-//! rt_sigprocmask, rt_sigpending, sigaltstack. Delivery comes later; the
-//! rules for what may be installed are Linux's (`kernel/signal.rs`).
+//! Signal system calls: the per-task state (rt_sigaction, rt_sigprocmask,
+//! rt_sigpending, sigaltstack), sending (kill, tkill, tgkill,
+//! rt_sigqueueinfo) and returning from a handler (rt_sigreturn). The rules
+//! are Linux's (`kernel/signal.rs`, `kernel/signal_delivery.rs`).
 
 use super::Handler;
 use crate::errno::{Errno, SysResult};
-use crate::kernel::signal::{MaskHow, SigAction, SigStack};
+use crate::kernel::siginfo::{SigInfo, SI_TKILL, SI_USER};
+use crate::kernel::signal::{MaskHow, SigAction, SigStack, NSIG};
+use crate::kernel::signal_delivery::send;
+use crate::kernel::signal_frame::pop_frame;
 use crate::kernel::Task;
 
 pub(super) const TABLE: &[(i64, Handler)] = &[
@@ -12,6 +16,11 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_rt_sigprocmask, sys_rt_sigprocmask),
     (libc::SYS_rt_sigpending, sys_rt_sigpending),
     (libc::SYS_sigaltstack, sys_sigaltstack),
+    (libc::SYS_kill, sys_kill),
+    (libc::SYS_tkill, sys_tkill),
+    (libc::SYS_tgkill, sys_tgkill),
+    (libc::SYS_rt_sigqueueinfo, sys_rt_sigqueueinfo),
+    (libc::SYS_rt_sigreturn, sys_rt_sigreturn),
 ];
 
 /// The only `sigsetsize` x86-64 Linux accepts: 64 signals, 8 bytes.
@@ -57,8 +66,7 @@ fn sys_rt_sigpending(task: &mut Task, a: [u64; 6]) -> SysResult {
     if sigsetsize > SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    // Nothing is ever pending until signals can be sent.
-    let pending = 0u64.to_ne_bytes();
+    let pending = (task.pending_signals.set() & task.signals.mask).to_ne_bytes();
     task.mm.copy_out(set, &pending[..sigsetsize as usize])?;
     Ok(0)
 }
@@ -74,4 +82,84 @@ fn sys_sigaltstack(task: &mut Task, a: [u64; 6]) -> SysResult {
         task.mm.write_val(old_ss, &old)?;
     }
     Ok(0)
+}
+
+/// A signal number `kill` and friends accept: 0 (just check) to 64.
+fn signal_arg(sig: u64) -> Result<i32, Errno> {
+    i32::try_from(sig)
+        .ok()
+        .filter(|s| (0..=NSIG as i32).contains(s))
+        .ok_or(Errno::EINVAL)
+}
+
+/// Send `sig` from the task to itself (the only process in the sandbox).
+fn send_to_self(task: &mut Task, sig: i32, code: i32) -> SysResult {
+    if sig != 0 {
+        let info = SigInfo::from_sender(sig, code, task.tgid, task.creds.uid);
+        send(task, info);
+    }
+    Ok(0)
+}
+
+fn sys_kill(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let sig = signal_arg(a[1])?;
+    match a[0] as i32 {
+        // 0: our process group; -1: every process we may signal; -pgid.
+        pid if pid == task.tgid || pid == 0 || pid == -1 || pid == -task.tgid => {
+            send_to_self(task, sig, SI_USER)
+        }
+        _ => Err(Errno::ESRCH),
+    }
+}
+
+fn sys_tkill(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let sig = signal_arg(a[1])?;
+    match a[0] as i32 {
+        tid if tid <= 0 => Err(Errno::EINVAL),
+        tid if tid == task.tid => send_to_self(task, sig, SI_TKILL),
+        _ => Err(Errno::ESRCH),
+    }
+}
+
+fn sys_tgkill(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let sig = signal_arg(a[2])?;
+    let (tgid, tid) = (a[0] as i32, a[1] as i32);
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if tgid != task.tgid || tid != task.tid {
+        return Err(Errno::ESRCH);
+    }
+    send_to_self(task, sig, SI_TKILL)
+}
+
+fn sys_rt_sigqueueinfo(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let sig = signal_arg(a[1])?;
+    let mut info: SigInfo = task.mm.read_val(a[2])?;
+    if a[0] as i32 != task.tgid {
+        return Err(Errno::ESRCH);
+    }
+    // Linux restricts the si_code only towards other processes.
+    info.signo = sig;
+    if sig != 0 {
+        send(task, info);
+    }
+    Ok(0)
+}
+
+fn sys_rt_sigreturn(task: &mut Task, _a: [u64; 6]) -> SysResult {
+    match pop_frame(task) {
+        Ok(fpu) => {
+            task.fpu_restore = fpu;
+            // The dispatcher stores the result in rax: give back the
+            // restored value so it survives.
+            Ok(task.regs.rax)
+        }
+        Err(_) => {
+            // A bad frame kills the thread with SIGSEGV, as on Linux.
+            let info = SigInfo::fault(libc::SIGSEGV, crate::kernel::siginfo::SI_KERNEL, 0);
+            crate::kernel::signal_delivery::force(task, info, Default::default());
+            Ok(task.regs.rax)
+        }
+    }
 }

@@ -129,6 +129,35 @@ impl Context for KvmContext {
     fn interrupter(&self) -> Arc<dyn Interrupter> {
         Arc::new(KvmInterrupter(self.kick.clone()))
     }
+
+    fn fpu_state(&mut self) -> Result<Vec<u8>> {
+        let v = self.vcpu.as_ref().ok_or_else(no_vcpu)?;
+        let xsave = v.fd.get_xsave().map_err(kvm_err("KVM_GET_XSAVE"))?;
+        Ok(xsave.region.iter().flat_map(|w| w.to_ne_bytes()).collect())
+    }
+
+    fn set_fpu_state(&mut self, image: &[u8]) -> Result<()> {
+        let v = self.vcpu.as_ref().ok_or_else(no_vcpu)?;
+        let mut xsave = kvm_bindings::kvm_xsave::default();
+        if image.len() > xsave.region.len() * 4 {
+            return Err(PlatformError::Protocol(
+                "XSAVE image larger than KVM's".into(),
+            ));
+        }
+        for (word, bytes) in xsave.region.iter_mut().zip(image.chunks(4)) {
+            let mut b = [0u8; 4];
+            b[..bytes.len()].copy_from_slice(bytes);
+            *word = u32::from_ne_bytes(b);
+        }
+        // SAFETY: `xsave` is a whole legacy `kvm_xsave` (4 KiB); the guest's
+        // CPUID enables no component (AMX) that needs KVM_SET_XSAVE2's larger
+        // buffer, so the kernel reads nothing past it.
+        unsafe { v.fd.set_xsave(&xsave) }.map_err(kvm_err("KVM_SET_XSAVE"))
+    }
+}
+
+fn no_vcpu() -> PlatformError {
+    PlatformError::Protocol("context has no vCPU".into())
 }
 
 /// On hosts where `int N` from user mode raises #UD (PVM), gives the event

@@ -19,12 +19,25 @@ const SYSCALL_STOP: i32 = libc::SIGTRAP | 0x80;
 pub struct PtraceContext {
     /// The stub currently running this context's guest code, or 0.
     running: Arc<AtomicI32>,
+    /// The stub thread this context last ran in (its FPU state lives
+    /// there), or 0 before the first switch.
+    last: i32,
 }
 
 impl PtraceContext {
     pub(super) fn new() -> Self {
         PtraceContext {
             running: Arc::new(AtomicI32::new(0)),
+            last: 0,
+        }
+    }
+
+    fn last_stub(&self) -> Result<i32> {
+        match self.last {
+            0 => Err(PlatformError::Protocol(
+                "no FPU state before the first switch".into(),
+            )),
+            pid => Ok(pid),
         }
     }
 }
@@ -54,6 +67,7 @@ impl Context for PtraceContext {
         }
         asp.flush()?;
         let pid = asp.pid();
+        self.last = pid;
         let host = |(c, e)| PlatformError::host(c, e);
         sys::set_regs(pid, regs).map_err(host)?;
         self.running.store(pid, Ordering::Release);
@@ -84,6 +98,14 @@ impl Context for PtraceContext {
         Arc::new(PtraceInterrupter {
             running: self.running.clone(),
         })
+    }
+
+    fn fpu_state(&mut self) -> Result<Vec<u8>> {
+        sys::get_xstate(self.last_stub()?).map_err(|(c, e)| PlatformError::host(c, e))
+    }
+
+    fn set_fpu_state(&mut self, image: &[u8]) -> Result<()> {
+        sys::set_xstate(self.last_stub()?, image).map_err(|(c, e)| PlatformError::host(c, e))
     }
 }
 

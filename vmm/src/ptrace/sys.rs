@@ -106,3 +106,52 @@ pub fn kill_and_reap(pid: pid_t) {
 pub fn gettid() -> pid_t {
     rustix::thread::gettid().as_raw_nonzero().get()
 }
+
+/// `NT_X86_XSTATE`: the regset holding the XSAVE image.
+const NT_X86_XSTATE: libc::c_int = 0x202;
+/// Enough for any XSAVE image ptrace returns (AVX-512 is 2.7 KiB; AMX tiles
+/// are not enabled for stubs).
+pub const XSTATE_MAX: usize = 16 << 10;
+
+/// The XSAVE image of stopped thread `pid`.
+pub fn get_xstate(pid: pid_t) -> SysResult<Vec<u8>> {
+    let mut buf = vec![0u8; XSTATE_MAX];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: PTRACE_GETREGSET writes at most iov_len bytes into `buf`
+    // (which outlives the call) and updates iov_len to the size written.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETREGSET,
+            pid,
+            NT_X86_XSTATE,
+            std::ptr::from_mut(&mut iov),
+        )
+    };
+    check(r, "PTRACE_GETREGSET").map(|_| {
+        buf.truncate(iov.iov_len);
+        buf
+    })
+}
+
+/// Load an XSAVE image into stopped thread `pid`; the kernel validates it.
+pub fn set_xstate(pid: pid_t, image: &[u8]) -> SysResult<()> {
+    let mut copy = image.to_vec();
+    let mut iov = libc::iovec {
+        iov_base: copy.as_mut_ptr().cast(),
+        iov_len: copy.len(),
+    };
+    // SAFETY: PTRACE_SETREGSET only reads iov_len bytes from `copy`, which
+    // outlives the call.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_SETREGSET,
+            pid,
+            NT_X86_XSTATE,
+            std::ptr::from_mut(&mut iov),
+        )
+    };
+    check(r, "PTRACE_SETREGSET").map(drop)
+}
