@@ -47,3 +47,19 @@ fn handlers_run_and_return() {
         "{native}"
     );
 }
+
+#[test]
+fn timers_interrupt_sleeps() {
+    let native = assert_same_as_native(&Run::new(guest("timers")));
+    assert_eq!(native.status, 128 + 14, "{native}");
+    assert!(
+        native.stdout_text().contains("interval timer: alarms=6"),
+        "{native}"
+    );
+}
+
+#[test]
+fn spinning_guest_is_interrupted_for_a_signal() {
+    let native = assert_same_as_native(&Run::new(guest("spin_alarm")));
+    assert_eq!(native.stdout_text(), "woke from spin\n", "{native}");
+}

@@ -1,11 +1,14 @@
 //! Tasks and the loop that runs them.
 
+pub mod inbox;
+pub mod itimer;
 pub mod run;
 pub mod siginfo;
 pub mod signal;
 pub mod signal_action;
 pub mod signal_delivery;
 pub mod signal_frame;
+pub mod sleep;
 pub mod task;
 
 pub use task::{Credentials, ExitStatus, Task};

@@ -9,6 +9,7 @@ use crate::kernel::siginfo::{
 };
 use crate::kernel::signal_delivery::{deliver, force, restore_fpu};
 use crate::kernel::signal_frame::TrapInfo;
+use crate::kernel::sleep::collect_posted;
 use crate::kernel::{ExitStatus, Task};
 use crate::mm::FaultError;
 use crate::syscalls;
@@ -46,11 +47,17 @@ fn page_fault_code(access: Access) -> u64 {
 
 /// Run `task` until its process exits.
 pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunError> {
+    task.inbox.set_interrupter(ctx.interrupter());
     loop {
+        collect_posted(task);
         if let Some(image) = task.fpu_restore.take() {
             restore_fpu(task, ctx, image)?;
         }
         deliver(task, ctx)?;
+        // rt_sigsuspend's temporary mask ends here when no handler took it.
+        if let Some(mask) = task.signals.saved_mask.take() {
+            task.signals.mask = mask;
+        }
         if let Some(status) = task.exit_status {
             return Ok(status);
         }

@@ -86,6 +86,9 @@ pub struct SignalState {
     /// Blocked signals; bit N-1 is signal N.
     pub mask: u64,
     pub altstack: SigStack,
+    /// The mask to restore after the next handler (set by rt_sigsuspend,
+    /// which runs with a temporary mask).
+    pub saved_mask: Option<u64>,
 }
 
 impl Default for SignalState {
@@ -97,6 +100,7 @@ impl Default for SignalState {
                 flags: SS_DISABLE,
                 ..SigStack::default()
             },
+            saved_mask: None,
         }
     }
 }

@@ -151,6 +151,8 @@ pub fn push_frame(
     }
     let regs = task.regs;
     let sig = info.signo;
+    // The mask the handler's rt_sigreturn restores.
+    let restore_mask = task.signals.saved_mask.take().unwrap_or(task.signals.mask);
     let saved_stack = task.signals.altstack_report(regs.rsp);
     let alt = task.signals.altstack;
     let switch_stack = action.flags & libc::SA_ONSTACK as u64 != 0
@@ -198,12 +200,12 @@ pub fn push_frame(
                 ss: USER_DS as u16,
                 err: trap.err,
                 trapno: trap.trapno,
-                oldmask: task.signals.mask,
+                oldmask: restore_mask,
                 cr2: trap.cr2,
                 fpstate: fp_addr,
                 ..SigContext::default()
             },
-            sigmask: task.signals.mask,
+            sigmask: restore_mask,
         },
         info: *info,
     };

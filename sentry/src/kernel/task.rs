@@ -1,8 +1,12 @@
 //! A guest task: one thread of a guest process and everything the system
 //! calls it makes can see.
 
+use std::sync::Arc;
+
 use vmm::Regs;
 
+use crate::kernel::inbox::SignalInbox;
+use crate::kernel::itimer::RealTimer;
 use crate::kernel::signal::SignalState;
 use crate::kernel::signal_delivery::PendingSignals;
 use crate::mm::MemoryManager;
@@ -64,6 +68,10 @@ pub struct Task {
     pub fs: FsContext,
     pub signals: SignalState,
     pub pending_signals: PendingSignals,
+    /// Signals posted by other host threads (timers).
+    pub inbox: Arc<SignalInbox>,
+    /// ITIMER_REAL, started on first use.
+    pub real_timer: Option<RealTimer>,
     /// FPU image an `rt_sigreturn` recovered, loaded before the next switch.
     pub fpu_restore: Option<Vec<u8>>,
     pub creds: Credentials,
@@ -111,6 +119,8 @@ impl Task {
             fs,
             signals: SignalState::default(),
             pending_signals: PendingSignals::default(),
+            inbox: Arc::default(),
+            real_timer: None,
             fpu_restore: None,
             creds,
             rlimits: [RLimit {

@@ -6,9 +6,10 @@
 use super::Handler;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::siginfo::{SigInfo, SI_TKILL, SI_USER};
-use crate::kernel::signal::{MaskHow, SigAction, SigStack, NSIG};
+use crate::kernel::signal::{MaskHow, SigAction, SigStack, NSIG, UNBLOCKABLE};
 use crate::kernel::signal_delivery::send;
 use crate::kernel::signal_frame::pop_frame;
+use crate::kernel::sleep::sleep_until;
 use crate::kernel::Task;
 
 pub(super) const TABLE: &[(i64, Handler)] = &[
@@ -21,6 +22,8 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_tgkill, sys_tgkill),
     (libc::SYS_rt_sigqueueinfo, sys_rt_sigqueueinfo),
     (libc::SYS_rt_sigreturn, sys_rt_sigreturn),
+    (libc::SYS_pause, sys_pause),
+    (libc::SYS_rt_sigsuspend, sys_rt_sigsuspend),
 ];
 
 /// The only `sigsetsize` x86-64 Linux accepts: 64 signals, 8 bytes.
@@ -162,4 +165,28 @@ fn sys_rt_sigreturn(task: &mut Task, _a: [u64; 6]) -> SysResult {
             Ok(task.regs.rax)
         }
     }
+}
+
+/// Sleep until a signal is delivered.
+fn wait_for_signal(task: &mut Task) -> SysResult {
+    let far = std::time::Instant::now() + std::time::Duration::from_secs(1 << 32);
+    loop {
+        sleep_until(task, far)?;
+    }
+}
+
+fn sys_pause(task: &mut Task, _a: [u64; 6]) -> SysResult {
+    wait_for_signal(task)
+}
+
+fn sys_rt_sigsuspend(task: &mut Task, a: [u64; 6]) -> SysResult {
+    if a[1] != SIGSET_SIZE {
+        return Err(Errno::EINVAL);
+    }
+    let mask: u64 = task.mm.read_val(a[0])?;
+    // The handler's frame records the mask from before the call, so its
+    // rt_sigreturn restores it (Linux's saved_sigmask).
+    task.signals.saved_mask = Some(task.signals.mask);
+    task.signals.mask = mask & !UNBLOCKABLE;
+    wait_for_signal(task)
 }

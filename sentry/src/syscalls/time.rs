@@ -7,13 +7,15 @@
 //! later per-task accounting will add. Sleeps block the serving host thread;
 //! nothing interrupts them yet, so `rem` is never written.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
 use rustix::time::{ClockId, DynamicClockId, Timespec};
 
 use super::Handler;
 use crate::errno::{Errno, SysResult};
+use crate::kernel::itimer::RealTimer;
+use crate::kernel::sleep::sleep_until;
 use crate::kernel::Task;
 
 pub(super) const TABLE: &[(i64, Handler)] = &[
@@ -26,6 +28,9 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_times, sys_times),
     (libc::SYS_nanosleep, sys_nanosleep),
     (libc::SYS_clock_nanosleep, sys_clock_nanosleep),
+    (libc::SYS_alarm, sys_alarm),
+    (libc::SYS_setitimer, sys_setitimer),
+    (libc::SYS_getitimer, sys_getitimer),
 ];
 
 const NSEC_PER_SEC: i64 = 1_000_000_000;
@@ -213,8 +218,27 @@ fn sys_times(task: &mut Task, a: [u64; 6]) -> SysResult {
 
 fn sys_nanosleep(task: &mut Task, a: [u64; 6]) -> SysResult {
     let req = task.mm.read_val::<GuestTimespec>(a[0])?.to_duration()?;
-    std::thread::sleep(req);
-    Ok(0)
+    sleep_relative(task, req, a[1])
+}
+
+/// Sleep for `d`; when a signal interrupts, report the time left at `rem`
+/// (if not NULL) and fail with EINTR.
+fn sleep_relative(task: &mut Task, d: Duration, rem: u64) -> SysResult {
+    let deadline = Instant::now() + d;
+    match sleep_until(task, deadline) {
+        Ok(()) => Ok(0),
+        Err(e) => {
+            if rem != 0 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let left = GuestTimespec {
+                    sec: left.as_secs() as i64,
+                    nsec: i64::from(left.subsec_nanos()),
+                };
+                task.mm.write_val(rem, &left)?;
+            }
+            Err(e)
+        }
+    }
 }
 
 const TIMER_ABSTIME: u64 = 1;
@@ -238,8 +262,7 @@ fn sys_clock_nanosleep(task: &mut Task, a: [u64; 6]) -> SysResult {
     let t = task.mm.read_val::<GuestTimespec>(req)?;
     let d = t.to_duration()?;
     if flags & TIMER_ABSTIME == 0 {
-        std::thread::sleep(d);
-        return Ok(0);
+        return sleep_relative(task, d, a[3]);
     }
     // Absolute: sleep until the clock reaches `t`, re-checking because the
     // realtime clock may be stepped while we sleep.
@@ -249,8 +272,109 @@ fn sys_clock_nanosleep(task: &mut Task, a: [u64; 6]) -> SysResult {
             return Ok(0);
         }
         let left = u64::try_from(left).unwrap_or(u64::MAX);
-        std::thread::sleep(Duration::from_nanos(left));
+        // An absolute sleep reports no remaining time when interrupted.
+        sleep_until(task, Instant::now() + Duration::from_nanos(left))?;
     }
+}
+
+/// `struct timeval` as the guest lays it out.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+struct GuestTimeval {
+    sec: i64,
+    usec: i64,
+}
+
+impl GuestTimeval {
+    fn to_duration(self) -> Result<Duration, Errno> {
+        if self.sec < 0 || !(0..1_000_000).contains(&self.usec) {
+            return Err(Errno::EINVAL);
+        }
+        Ok(Duration::new(self.sec as u64, self.usec as u32 * 1000))
+    }
+
+    fn from_duration(d: Duration) -> Self {
+        GuestTimeval {
+            sec: d.as_secs() as i64,
+            usec: i64::from(d.subsec_micros()),
+        }
+    }
+}
+
+/// `struct itimerval`: the interval, then the time to the next expiry.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Pod, Zeroable)]
+struct GuestItimerval {
+    interval: GuestTimeval,
+    value: GuestTimeval,
+}
+
+const ITIMER_REAL: u64 = 0;
+const ITIMER_VIRTUAL: u64 = 1;
+const ITIMER_PROF: u64 = 2;
+
+/// The real timer, or EINVAL for the CPU-time timers rvisor cannot run yet
+/// (it does not account the guest's CPU time).
+fn check_which(which: u64) -> Result<(), Errno> {
+    match which {
+        ITIMER_REAL => Ok(()),
+        ITIMER_VIRTUAL | ITIMER_PROF => {
+            tracing::warn!("ITIMER_VIRTUAL/ITIMER_PROF are not supported");
+            Err(Errno::EINVAL)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn real_timer(task: &mut Task) -> &RealTimer {
+    let inbox = task.inbox.clone();
+    task.real_timer.get_or_insert_with(|| RealTimer::new(inbox))
+}
+
+fn itimerval(value: Duration, interval: Duration) -> GuestItimerval {
+    GuestItimerval {
+        interval: GuestTimeval::from_duration(interval),
+        value: GuestTimeval::from_duration(value),
+    }
+}
+
+fn sys_getitimer(task: &mut Task, a: [u64; 6]) -> SysResult {
+    check_which(a[0])?;
+    let (value, interval) = task
+        .real_timer
+        .as_ref()
+        .map(RealTimer::get)
+        .unwrap_or_default();
+    task.mm.write_val(a[1], &itimerval(value, interval))?;
+    Ok(0)
+}
+
+fn sys_setitimer(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let [which, new, old, ..] = a;
+    check_which(which)?;
+    // A NULL new value disarms, as Linux still accepts.
+    let new = match new {
+        0 => GuestItimerval::default(),
+        p => task.mm.read_val::<GuestItimerval>(p)?,
+    };
+    let (value, interval) = (new.value.to_duration()?, new.interval.to_duration()?);
+    let (old_value, old_interval) = real_timer(task).set(value, interval);
+    if old != 0 {
+        task.mm
+            .write_val(old, &itimerval(old_value, old_interval))?;
+    }
+    Ok(0)
+}
+
+fn sys_alarm(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let secs = a[0] as u32;
+    let (left, _) = real_timer(task).set(Duration::from_secs(u64::from(secs)), Duration::ZERO);
+    // Whole seconds left, rounded to nearest, and never 0 for an armed alarm.
+    let mut s = left.as_secs() + u64::from(left.subsec_micros() >= 500_000);
+    if s == 0 && !left.is_zero() {
+        s = 1;
+    }
+    Ok(s)
 }
 
 #[cfg(test)]
