@@ -16,6 +16,9 @@ macro_rules! errnos {
             pub fn name(self) -> &'static str {
                 match self.0 {
                     $(libc::$name => stringify!($name),)*
+                    512 => "ERESTARTSYS",
+                    514 => "ERESTARTNOHAND",
+                    516 => "ERESTART_RESTARTBLOCK",
                     _ => "E?",
                 }
             }
@@ -70,6 +73,23 @@ errnos!(
     ENOTSOCK,
     ECONNREFUSED,
 );
+
+/// Kernel-internal codes a blocking call returns when a signal interrupts
+/// it; the guest never sees them. Signal delivery turns them into EINTR or
+/// a restart of the call, by Linux's rules (`kernel::signal_delivery`).
+impl Errno {
+    /// Restart if the handler has SA_RESTART (or no handler runs).
+    pub const ERESTARTSYS: Errno = Errno(512);
+    /// Restart only if no handler runs (poll, select, pause, sigsuspend).
+    pub const ERESTARTNOHAND: Errno = Errno(514);
+    /// Like ERESTARTNOHAND, for sleeps that restart with the time left.
+    pub const ERESTART_RESTARTBLOCK: Errno = Errno(516);
+
+    /// Whether this is one of the restart codes above.
+    pub fn is_restart(self) -> bool {
+        matches!(self.0, 512 | 514 | 516)
+    }
+}
 
 impl Errno {
     /// The value a system call returns in `rax` for this error.

@@ -87,3 +87,17 @@ fn seq() {
     assert_eq!(stdout.lines().count(), 100_000);
     assert!(stdout.starts_with("1\n2\n") && stdout.ends_with("\n100000\n"));
 }
+
+#[test]
+fn shell_builtins_with_redirection() {
+    let dir = case_dir("busybox_sh_read");
+    let file = dir.join("line.txt");
+    fs::write(&file, "first line\nsecond\n").unwrap();
+    // `read` polls its redirected input; no fork is involved.
+    let script = format!("read a < {}; echo \"got: $a\"; exit 3", file.display());
+    let native = assert_same_as_native(&busybox().args(["sh", "-c", &script]));
+    assert_eq!(
+        (native.status, native.stdout_text().as_str()),
+        (3, "got: first line\n")
+    );
+}

@@ -63,3 +63,12 @@ fn spinning_guest_is_interrupted_for_a_signal() {
     let native = assert_same_as_native(&Run::new(guest("spin_alarm")));
     assert_eq!(native.stdout_text(), "woke from spin\n", "{native}");
 }
+
+#[test]
+fn interrupted_reads_restart_or_fail_like_linux() {
+    let native = assert_same_as_native(&Run::new(guest("restart")));
+    assert!(
+        native.stdout_text().contains("read with SA_RESTART: 1 'x'"),
+        "{native}"
+    );
+}

@@ -3,8 +3,11 @@
 //! the guest; posting also interrupts a running guest and wakes a task
 //! sleeping in a system call, so delivery is prompt on every platform.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Instant;
+
+use rustix::event::{eventfd, EventfdFlags};
 
 use vmm::Interrupter;
 
@@ -15,12 +18,24 @@ pub struct SignalInbox {
     queue: Mutex<Vec<SigInfo>>,
     arrived: Condvar,
     interrupter: Mutex<Option<Arc<dyn Interrupter>>>,
+    /// Readable while something is posted, so a task blocked in a host
+    /// `poll` wakes too. Made on first use.
+    wake_fd: OnceLock<Option<OwnedFd>>,
 }
 
 impl SignalInbox {
     /// Set how to interrupt the task's running guest code.
     pub fn set_interrupter(&self, i: Arc<dyn Interrupter>) {
         *self.interrupter.lock().unwrap_or_else(|e| e.into_inner()) = Some(i);
+    }
+
+    /// An eventfd that becomes readable when something is posted; `None`
+    /// if the host refused to make one.
+    pub fn wake_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.wake_fd
+            .get_or_init(|| eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK).ok())
+            .as_ref()
+            .map(|fd| fd.as_fd())
     }
 
     /// Queue `info` for the task and make it notice.
@@ -30,6 +45,9 @@ impl SignalInbox {
             .unwrap_or_else(|e| e.into_inner())
             .push(info);
         self.arrived.notify_all();
+        if let Some(Some(fd)) = self.wake_fd.get() {
+            let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+        }
         if let Some(i) = self
             .interrupter
             .lock()
@@ -42,7 +60,12 @@ impl SignalInbox {
 
     /// Everything posted since the last call.
     pub fn drain(&self) -> Vec<SigInfo> {
-        std::mem::take(&mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()))
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(Some(fd)) = self.wake_fd.get() {
+            let mut count = [0u8; 8];
+            let _ = rustix::io::read(fd, &mut count);
+        }
+        std::mem::take(&mut *q)
     }
 
     /// Block until something is posted or `deadline` passes. Returns

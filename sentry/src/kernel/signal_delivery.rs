@@ -10,6 +10,7 @@ use super::signal::{sig_bit, SigAction, NSIG, UNBLOCKABLE};
 use super::signal_action::{default_action, DefaultAction};
 use super::signal_frame::{push_frame, TrapInfo, FXSAVE_LEN};
 use super::{ExitStatus, Task};
+use crate::errno::Errno;
 
 const SIG_DFL: u64 = 0;
 const SIG_IGN: u64 = 1;
@@ -90,9 +91,40 @@ pub fn force(task: &mut Task, info: SigInfo, trap: TrapInfo) {
     });
 }
 
+/// A system call interrupted by a signal returned a restart code: turn it
+/// into EINTR or back up to the `syscall` instruction, as Linux decides
+/// from the handler about to run (`None`: no handler runs).
+fn settle_restart(task: &mut Task, handler: Option<&SigAction>) {
+    if task.regs.orig_rax == u64::MAX {
+        return;
+    }
+    let code = Errno(-(task.regs.rax as i64) as i32);
+    if !code.is_restart() {
+        return;
+    }
+    let restart = match code {
+        Errno::ERESTARTSYS => handler.is_none_or(|a| a.flags & libc::SA_RESTART as u64 != 0),
+        _ => handler.is_none(),
+    };
+    if restart {
+        // `syscall` is two bytes; rax gets the number back.
+        task.regs.rip = task.regs.rip.wrapping_sub(2);
+        task.regs.rax = task.regs.orig_rax;
+    } else {
+        task.regs.rax = Errno::EINTR.to_return();
+    }
+    task.regs.orig_rax = u64::MAX;
+}
+
 /// Deliver the first deliverable pending signal, if any: end the task for
 /// a fatal default action, or set up its handler's frame.
 pub fn deliver(task: &mut Task, ctx: &mut dyn Context) -> Result<(), vmm::PlatformError> {
+    deliver_one(task, ctx)?;
+    settle_restart(task, None);
+    Ok(())
+}
+
+fn deliver_one(task: &mut Task, ctx: &mut dyn Context) -> Result<(), vmm::PlatformError> {
     while let Some(p) = task.pending_signals.take_first(task.signals.mask) {
         let sig = p.info.signo;
         let action = task.signals.actions[(sig - 1) as usize];
@@ -107,6 +139,7 @@ pub fn deliver(task: &mut Task, ctx: &mut dyn Context) -> Result<(), vmm::Platfo
                 DefaultAction::Stop | DefaultAction::Ignore | DefaultAction::Continue => continue,
             },
             _ => {
+                settle_restart(task, Some(&action));
                 let fpu = ctx.fpu_state()?;
                 let trap = p.trap.unwrap_or_default();
                 if let Err(e) = push_frame(task, &p.info, &action, trap, &fpu) {

@@ -4,6 +4,11 @@
 
 use std::time::Instant;
 
+use std::os::fd::BorrowedFd;
+
+use rustix::event::{poll, PollFd, PollFlags};
+use rustix::time::Timespec;
+
 use super::signal_delivery::send;
 use super::Task;
 use crate::errno::Errno;
@@ -31,5 +36,46 @@ pub fn sleep_until(task: &mut Task, deadline: Instant) -> Result<(), Errno> {
             return Ok(());
         }
         task.inbox.wait_until(deadline);
+    }
+}
+
+/// Wait on host descriptors like `poll(2)`, interruptibly. Returns the
+/// events seen on each of `fds` (all empty at `deadline`), or EINTR when a
+/// signal became deliverable first.
+pub fn poll_host(
+    task: &mut Task,
+    fds: &[(BorrowedFd<'_>, PollFlags)],
+    deadline: Option<Instant>,
+) -> Result<Vec<PollFlags>, Errno> {
+    let inbox = task.inbox.clone();
+    loop {
+        collect_posted(task);
+        if signal_pending(task) {
+            return Err(Errno::EINTR);
+        }
+        let timeout = deadline.map(|d| {
+            let left = d.saturating_duration_since(Instant::now());
+            Timespec {
+                tv_sec: left.as_secs() as i64,
+                tv_nsec: i64::from(left.subsec_nanos()),
+            }
+        });
+        let mut set: Vec<PollFd<'_>> = fds
+            .iter()
+            .map(|(fd, ev)| PollFd::from_borrowed_fd(*fd, *ev))
+            .collect();
+        // The inbox's eventfd ends the wait when a signal is posted.
+        if let Some(wake) = inbox.wake_fd() {
+            set.push(PollFd::from_borrowed_fd(wake, PollFlags::IN));
+        }
+        match poll(&mut set, timeout.as_ref()) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        let seen: Vec<PollFlags> = set[..fds.len()].iter().map(PollFd::revents).collect();
+        if seen.iter().any(|r| !r.is_empty()) || deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(seen);
+        }
     }
 }

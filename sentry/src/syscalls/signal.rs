@@ -171,7 +171,8 @@ fn sys_rt_sigreturn(task: &mut Task, _a: [u64; 6]) -> SysResult {
 fn wait_for_signal(task: &mut Task) -> SysResult {
     let far = std::time::Instant::now() + std::time::Duration::from_secs(1 << 32);
     loop {
-        sleep_until(task, far)?;
+        // Only a handler ends the wait: without one, Linux restarts it.
+        sleep_until(task, far).map_err(|_| Errno::ERESTARTNOHAND)?;
     }
 }
 

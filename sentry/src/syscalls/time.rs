@@ -236,7 +236,13 @@ fn sleep_relative(task: &mut Task, d: Duration, rem: u64) -> SysResult {
                 };
                 task.mm.write_val(rem, &left)?;
             }
-            Err(e)
+            // EINTR once a handler runs; restarted (with the full time,
+            // where Linux uses what is left) if none does.
+            Err(if e == Errno::EINTR {
+                Errno::ERESTART_RESTARTBLOCK
+            } else {
+                e
+            })
         }
     }
 }
@@ -273,7 +279,8 @@ fn sys_clock_nanosleep(task: &mut Task, a: [u64; 6]) -> SysResult {
         }
         let left = u64::try_from(left).unwrap_or(u64::MAX);
         // An absolute sleep reports no remaining time when interrupted.
-        sleep_until(task, Instant::now() + Duration::from_nanos(left))?;
+        sleep_until(task, Instant::now() + Duration::from_nanos(left))
+            .map_err(|_| Errno::ERESTARTNOHAND)?;
     }
 }
 

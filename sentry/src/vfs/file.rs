@@ -10,6 +10,13 @@ use crate::vfs::stat::{GuestStat, GuestStatx};
 /// of file implements only what it supports.
 pub trait File: Send + Sync {
     /// Read at the current offset, advancing it.
+    /// The host descriptor behind a file whose readiness only the host
+    /// knows (the caller's terminal, a host pipe); `None` for files the
+    /// sentry holds, which are always ready like Linux's regular files.
+    fn host_stream(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
+    }
+
     fn read(&self, _buf: &mut [u8]) -> Result<usize, Errno> {
         Err(Errno::EINVAL)
     }

@@ -66,6 +66,10 @@ fn seek_from(offset: i64, whence: i32) -> Result<SeekFrom, Errno> {
 const SETFL_MASK: u32 = (libc::O_APPEND | libc::O_NONBLOCK) as u32;
 
 impl File for HostFile {
+    fn host_stream(&self) -> Option<BorrowedFd<'_>> {
+        matches!(self.kind, libc::S_IFIFO | libc::S_IFCHR | libc::S_IFSOCK).then(|| self.fd.as_fd())
+    }
+
     fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
         Ok(retry_on_intr(|| rustix::io::read(&self.fd, &mut *buf))?)
     }

@@ -3,12 +3,16 @@
 //! (`vfs::with_io_buffer`), so a call moves at most `MAX_IO` bytes, and
 //! stops where guest memory stops being accessible, as Linux does.
 
+use std::sync::Arc;
+
+use rustix::event::PollFlags;
 use vmm::Access;
 
 use super::{accessible_len, fd_arg, user_range_ok};
 use crate::errno::{Errno, SysResult};
+use crate::kernel::sleep::poll_host;
 use crate::kernel::Task;
-use crate::vfs::{with_io_buffer, MAX_IO};
+use crate::vfs::{with_io_buffer, File, MAX_IO};
 
 /// Most iovecs one call takes (`UIO_MAXIOV`).
 const IOV_MAX: u64 = 1024;
@@ -23,13 +27,36 @@ struct IoVec {
     len: u64,
 }
 
+/// Before a blocking read or write of a host stream (a terminal, a host
+/// pipe), wait until the host says it would not block, so a signal can end
+/// the wait with EINTR instead of being stuck behind the host call.
+fn wait_for_stream(task: &mut Task, file: &Arc<dyn File>, events: PollFlags) -> Result<(), Errno> {
+    let Some(fd) = file.host_stream() else {
+        return Ok(());
+    };
+    if file.status_flags()? & libc::O_NONBLOCK as u32 != 0 {
+        return Ok(());
+    }
+    poll_host(task, &[(fd, events)], None)
+        .map(drop)
+        .map_err(|e| {
+            if e == Errno::EINTR {
+                Errno::ERESTARTSYS
+            } else {
+                e
+            }
+        })
+}
+
 pub(super) fn sys_read(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
+    wait_for_stream(task, &file, PollFlags::IN)?;
     read_to_guest(task, &[(a[1], a[2])], |buf| file.read(buf))
 }
 
 pub(super) fn sys_write(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
+    wait_for_stream(task, &file, PollFlags::OUT)?;
     write_from_guest(task, &[(a[1], a[2])], |buf| file.write(buf))
 }
 
@@ -48,12 +75,14 @@ pub(super) fn sys_pwrite64(task: &mut Task, a: [u64; 6]) -> SysResult {
 pub(super) fn sys_readv(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     let iov = read_iovecs(task, a[1], a[2])?;
+    wait_for_stream(task, &file, PollFlags::IN)?;
     read_to_guest(task, &iov, |buf| file.read(buf))
 }
 
 pub(super) fn sys_writev(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     let iov = read_iovecs(task, a[1], a[2])?;
+    wait_for_stream(task, &file, PollFlags::OUT)?;
     write_from_guest(task, &iov, |buf| file.write(buf))
 }
 

@@ -14,6 +14,7 @@ mod fd;
 mod io;
 mod names;
 mod path;
+mod poll;
 
 use vmm::Access;
 
@@ -23,6 +24,10 @@ use crate::kernel::Task;
 use crate::vfs::path::PATH_MAX;
 
 pub(super) const TABLE: &[(i64, Handler)] = &[
+    (libc::SYS_poll, poll::sys_poll),
+    (libc::SYS_ppoll, poll::sys_ppoll),
+    (libc::SYS_select, poll::sys_select),
+    (libc::SYS_pselect6, poll::sys_pselect6),
     (libc::SYS_pipe, fd::sys_pipe),
     (libc::SYS_pipe2, fd::sys_pipe2),
     (libc::SYS_read, io::sys_read),
