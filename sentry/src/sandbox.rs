@@ -12,6 +12,7 @@ use crate::kernel::task::{RLimit, RLIM_NLIMITS};
 use crate::kernel::{Credentials, ExitStatus, Task};
 use crate::loader::{build_stack, load_elf, parse_elf, LoadError, StackSpec};
 use crate::mm::{Layout, MemoryManager};
+use crate::vfs::procfs::ImageLayout;
 use crate::vfs::{FdTable, FsContext};
 
 /// Guest memory the sandbox may use at most (the memory file is sparse).
@@ -234,12 +235,20 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
         execfn: &exe,
         creds,
     };
-    let rsp = build_stack(&mut mm, &image, &spec)
+    let stack = build_stack(&mut mm, &image, &spec)
         .map_err(|e| SandboxError::BadImage(display.clone(), e))?;
 
-    let regs = Regs::new_user(image.entry, rsp);
+    let regs = Regs::new_user(image.entry, stack.rsp);
     let fds = FdTable::with_host_stdio();
     let mut task = Task::new(1, regs, mm, fds, fs, creds, &exe);
+    task.image = ImageLayout {
+        start_stack: stack.rsp,
+        arg_start: stack.args.0,
+        arg_end: stack.args.1,
+        env_start: stack.env.0,
+        env_end: stack.env.1,
+        ..ImageLayout::default()
+    };
     task.rlimits = host_rlimits();
     task.strace = cfg.strace;
     let mut ctx = platform.new_context().map_err(perr)?;

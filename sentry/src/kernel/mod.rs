@@ -2,6 +2,7 @@
 
 pub mod inbox;
 pub mod itimer;
+pub mod proc_view;
 pub mod run;
 pub mod siginfo;
 pub mod signal;

@@ -10,7 +10,15 @@ use crate::kernel::itimer::RealTimer;
 use crate::kernel::signal::SignalState;
 use crate::kernel::signal_delivery::PendingSignals;
 use crate::mm::MemoryManager;
+use crate::vfs::procfs::ImageLayout;
 use crate::vfs::{FdTable, FsContext};
+
+/// Clock ticks (100 Hz) since the host booted: the clock /proc/uptime and
+/// the start times of /proc/PID/stat count in.
+pub fn boot_ticks() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    t.tv_sec as u64 * 100 + t.tv_nsec as u64 / 10_000_000
+}
 
 /// How a task ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +98,11 @@ pub struct Task {
     pub pdeathsig: i32,
     /// Guest path of the running executable (for AT_EXECFN and /proc/self/exe).
     pub exe: String,
+    /// Where the initial stack and its argument and environment strings
+    /// lie (the code, data and break parts are read off the VMAs).
+    pub image: ImageLayout,
+    /// Clock ticks (100 Hz) after the host booted at which it started.
+    pub start_ticks: u64,
     /// Set by `exit`/`exit_group` or a fatal signal.
     pub exit_status: Option<ExitStatus>,
     /// Print each system call (`--strace`).
@@ -134,6 +147,8 @@ impl Task {
             no_new_privs: false,
             pdeathsig: 0,
             exe: String::from_utf8_lossy(exe).into_owned(),
+            image: ImageLayout::default(),
+            start_ticks: boot_ticks(),
             exit_status: None,
             strace: false,
         }

@@ -190,7 +190,7 @@ pub fn load_elf(
                 Placement::Fixed(map_from),
                 end - map_from,
                 Access::READ | Access::WRITE,
-                VmaKind::Anon,
+                VmaKind::Image,
             )?;
             mapped_to = end;
         }

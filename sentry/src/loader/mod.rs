@@ -5,7 +5,7 @@ mod elf;
 mod stack;
 
 pub use elf::{load_elf, parse_elf, ElfInfo, LoadedImage};
-pub use stack::{build_stack, StackSpec};
+pub use stack::{build_stack, InitialStack, StackSpec};
 
 use crate::errno::Errno;
 

@@ -48,12 +48,22 @@ fn needed(spec: &StackSpec) -> u64 {
     (strings + spec.execfn.len() + 1 + pointers + 64) as u64
 }
 
-/// Map the stack and fill it; returns the initial stack pointer.
+/// The filled stack: the initial stack pointer, and where the argument
+/// and environment strings lie (/proc/PID/cmdline and environ read them
+/// there, as Linux does).
+#[derive(Clone, Copy, Debug)]
+pub struct InitialStack {
+    pub rsp: u64,
+    pub args: (u64, u64),
+    pub env: (u64, u64),
+}
+
+/// Map the stack and fill it.
 pub fn build_stack(
     mm: &mut MemoryManager,
     image: &LoadedImage,
     spec: &StackSpec,
-) -> Result<u64, LoadError> {
+) -> Result<InitialStack, LoadError> {
     let top = mm.layout().stack_top;
     let size = (needed(spec) + INITIAL_STACK).next_multiple_of(vmm::PAGE_SIZE);
     if size > crate::mm::STACK_LIMIT / 4 {
@@ -133,5 +143,13 @@ pub fn build_stack(
     // argc must sit at a 16-byte aligned address.
     let rsp = (sp - bytes.len() as u64) & !15;
     mm.copy_out(rsp, &bytes)?;
-    Ok(rsp)
+    // The strings lie back to back: argv's, envp's, then "x86_64".
+    let env_end = platform;
+    let env_start = envp.first().copied().unwrap_or(env_end);
+    let arg_start = argv.first().copied().unwrap_or(env_start);
+    Ok(InitialStack {
+        rsp,
+        args: (arg_start, env_start),
+        env: (env_start, env_end),
+    })
 }

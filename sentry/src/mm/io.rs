@@ -45,6 +45,38 @@ impl MemoryManager {
         Ok(())
     }
 
+    /// Read guest memory without backing anything: pages nobody touched
+    /// read as the zeros they would hold. For the sentry's own looks at a
+    /// process (/proc/PID/cmdline) that must not change it. EFAULT if a
+    /// byte is unmapped or unreadable.
+    pub fn peek(&self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let end = addr.checked_add(buf.len() as u64).ok_or(Errno::EFAULT)?;
+        let mut cur = addr;
+        while cur < end {
+            match self.vmas.get_containing(cur) {
+                Some((_, v)) if v.perms.contains(Access::READ) => cur = v.end,
+                _ => return Err(Errno::EFAULT),
+            }
+        }
+        buf.fill(0);
+        for (s, e, range) in self.pmas.pieces(addr, end) {
+            let at = (s - addr) as usize;
+            self.mf
+                .read(range.offset, &mut buf[at..at + (e - s) as usize])
+                .map_err(|_| Errno::EFAULT)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of guest memory backed so far: the resident set.
+    pub fn resident(&self) -> u64 {
+        self.vmas
+            .iter()
+            .flat_map(|(s, v)| self.pmas.pieces(s, v.end))
+            .map(|(s, e, _)| e - s)
+            .sum()
+    }
+
     /// Copy guest memory at `addr` into `buf`; EFAULT if any byte is not readable.
     pub fn copy_in(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let len = buf.len();

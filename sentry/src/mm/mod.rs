@@ -385,6 +385,11 @@ impl MemoryManager {
     }
 
     /// Current program break.
+    /// Where the program break started.
+    pub fn brk_start(&self) -> u64 {
+        self.brk_start
+    }
+
     pub fn brk(&self) -> u64 {
         self.brk
     }

@@ -13,6 +13,9 @@ pub enum VmaKind {
     Heap,
     /// The main thread's stack: grows down on faults below it.
     Stack,
+    /// A segment of the executable (copied in, so anonymous underneath;
+    /// /proc/PID/maps names it after the file).
+    Image,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

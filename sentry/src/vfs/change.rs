@@ -12,6 +12,7 @@ use crate::vfs::access;
 use crate::vfs::inode::{next_ino, Body, Entry, Inode, Time};
 use crate::vfs::node_file::{copy_up, truncate_mem};
 use crate::vfs::open::{new_file, Creator};
+use crate::vfs::procfs::ProcSource;
 use crate::vfs::tree::{Vfs, Walk};
 
 /// renameat2 flags.
@@ -28,12 +29,17 @@ pub enum SetTime {
 
 impl Vfs {
     /// The directory to create `path` in and the new name; EEXIST if taken.
-    fn free_name(&self, path: &[u8], who: Creator) -> Result<(Walk, Vec<u8>), Errno> {
-        let (parent, name) = self.resolve_parent(path)?;
+    fn free_name(
+        &self,
+        path: &[u8],
+        who: Creator,
+        procs: &dyn ProcSource,
+    ) -> Result<(Walk, Vec<u8>), Errno> {
+        let (parent, name) = self.resolve_parent(path, procs)?;
         if matches!(&name[..], b"." | b"..") {
             return Err(Errno::EEXIST);
         }
-        match self.child(parent.node(), &name) {
+        match self.child(parent.node(), &name, procs) {
             Ok(_) => return Err(Errno::EEXIST),
             Err(Errno::ENOENT) => {}
             Err(e) => return Err(e),
@@ -67,30 +73,48 @@ impl Vfs {
         Ok(())
     }
 
-    pub fn mkdir(&self, path: &[u8], mode: u32, who: Creator) -> Result<(), Errno> {
-        let (parent, name) = self.free_name(path, who)?;
+    pub fn mkdir(
+        &self,
+        path: &[u8],
+        mode: u32,
+        who: Creator,
+        procs: &dyn ProcSource,
+    ) -> Result<(), Errno> {
+        let (parent, name) = self.free_name(path, who, procs)?;
         let dir = parent.node();
         let node = Inode::new_dir(dir.dev, who.meta(libc::S_IFDIR, mode), None);
         Self::insert(dir, name, node)
     }
 
     /// mknod: regular files only; devices, FIFOs and sockets are refused.
-    pub fn mknod(&self, path: &[u8], mode: u32, who: Creator) -> Result<(), Errno> {
+    pub fn mknod(
+        &self,
+        path: &[u8],
+        mode: u32,
+        who: Creator,
+        procs: &dyn ProcSource,
+    ) -> Result<(), Errno> {
         match mode & libc::S_IFMT {
             0 | libc::S_IFREG => {}
             libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO | libc::S_IFSOCK => {
-                self.free_name(path, who)?;
+                self.free_name(path, who, procs)?;
                 return Err(Errno::EPERM);
             }
             _ => return Err(Errno::EINVAL),
         }
-        let (parent, name) = self.free_name(path, who)?;
+        let (parent, name) = self.free_name(path, who, procs)?;
         let node = new_file(parent.node(), who.meta(libc::S_IFREG, mode));
         Self::insert(parent.node(), name, node)
     }
 
-    pub fn symlink(&self, target: &[u8], path: &[u8], who: Creator) -> Result<(), Errno> {
-        let (parent, name) = self.free_name(path, who)?;
+    pub fn symlink(
+        &self,
+        target: &[u8],
+        path: &[u8],
+        who: Creator,
+        procs: &dyn ProcSource,
+    ) -> Result<(), Errno> {
+        let (parent, name) = self.free_name(path, who, procs)?;
         let meta = crate::vfs::inode::Meta::new(libc::S_IFLNK | 0o777, who.uid, who.gid);
         let node = Inode::new(
             next_ino(),
@@ -102,8 +126,14 @@ impl Vfs {
     }
 
     /// link: a second name for `old` (an inode found by the caller).
-    pub fn link(&self, old: &Arc<Inode>, new: &[u8], who: Creator) -> Result<(), Errno> {
-        let (parent, name) = self.free_name(new, who)?;
+    pub fn link(
+        &self,
+        old: &Arc<Inode>,
+        new: &[u8],
+        who: Creator,
+        procs: &dyn ProcSource,
+    ) -> Result<(), Errno> {
+        let (parent, name) = self.free_name(new, who, procs)?;
         if parent.node().dev != old.dev {
             return Err(Errno::EXDEV);
         }
@@ -121,9 +151,15 @@ impl Vfs {
 
     /// unlink (`dir` false) or rmdir (`dir` true) of `path`, whose last
     /// component the caller checked is not `.` or `..`.
-    pub fn remove(&self, path: &[u8], dir: bool, who: Creator) -> Result<(), Errno> {
-        let (parent, name) = self.resolve_parent(path)?;
-        let node = self.child(parent.node(), &name)?;
+    pub fn remove(
+        &self,
+        path: &[u8],
+        dir: bool,
+        who: Creator,
+        procs: &dyn ProcSource,
+    ) -> Result<(), Errno> {
+        let (parent, name) = self.resolve_parent(path, procs)?;
+        let node = self.child(parent.node(), &name, procs)?;
         if dir {
             if !node.is_dir() {
                 return Err(Errno::ENOTDIR);
@@ -131,7 +167,7 @@ impl Vfs {
             if self.is_mount_root(&node) {
                 return Err(Errno::EBUSY);
             }
-            if !self.list(&node)?.is_empty() {
+            if !self.list(&node, procs)?.is_empty() {
                 return Err(Errno::ENOTEMPTY);
             }
         } else if node.is_dir() {
@@ -151,17 +187,24 @@ impl Vfs {
 
     /// renameat2(old, new, flags) with `RENAME_NOREPLACE` or
     /// `RENAME_EXCHANGE` (the caller rejected anything else).
-    pub fn rename(&self, old: &[u8], new: &[u8], flags: u32, who: Creator) -> Result<(), Errno> {
-        let (op, oname) = self.resolve_parent(old)?;
-        let (np, nname) = self.resolve_parent(new)?;
+    pub fn rename(
+        &self,
+        old: &[u8],
+        new: &[u8],
+        flags: u32,
+        who: Creator,
+        procs: &dyn ProcSource,
+    ) -> Result<(), Errno> {
+        let (op, oname) = self.resolve_parent(old, procs)?;
+        let (np, nname) = self.resolve_parent(new, procs)?;
         if [&oname, &nname]
             .iter()
             .any(|n| matches!(&n[..], b"." | b".."))
         {
             return Err(Errno::EBUSY);
         }
-        let src = self.child(op.node(), &oname)?;
-        let dst = match self.child(np.node(), &nname) {
+        let src = self.child(op.node(), &oname, procs)?;
+        let dst = match self.child(np.node(), &nname, procs) {
             Ok(n) => Some(n),
             Err(Errno::ENOENT) => None,
             Err(e) => return Err(e),
@@ -213,7 +256,7 @@ impl Vfs {
             match (src.is_dir(), dst.is_dir()) {
                 (true, false) => return Err(Errno::ENOTDIR),
                 (false, true) => return Err(Errno::EISDIR),
-                (true, true) if !self.list(dst)?.is_empty() => return Err(Errno::ENOTEMPTY),
+                (true, true) if !self.list(dst, procs)?.is_empty() => return Err(Errno::ENOTEMPTY),
                 _ => {}
             }
         }
@@ -276,8 +319,14 @@ impl Vfs {
     }
 
     /// truncate(path, len): copy up, then resize.
-    pub fn truncate(&self, path: &[u8], len: u64, who: Creator) -> Result<(), Errno> {
-        let w = self.resolve(path, true)?;
+    pub fn truncate(
+        &self,
+        path: &[u8],
+        len: u64,
+        who: Creator,
+        procs: &dyn ProcSource,
+    ) -> Result<(), Errno> {
+        let w = self.resolve(path, true, procs)?;
         let node = w.node();
         if node.is_dir() {
             return Err(Errno::EISDIR);

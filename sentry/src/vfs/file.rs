@@ -81,6 +81,13 @@ pub trait File: Send + Sync {
         None
     }
 
+    /// What /proc/PID/fd/N reads as for this file: its guest path, else a
+    /// name in Linux's style for files without one.
+    fn link_name(&self) -> Vec<u8> {
+        self.guest_path()
+            .map_or_else(|| b"anon_inode:[unknown]".to_vec(), <[u8]>::to_vec)
+    }
+
     /// The guest path, if this file is a directory: where relative paths
     /// of `*at` calls on it start.
     fn dir_path(&self) -> Option<&[u8]> {

@@ -2,7 +2,7 @@
 //! or a duplicate of one of the sentry's standard streams. Every operation
 //! is passed to the host kernel, which owns the offset and status flags.
 
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use rustix::fs::{AtFlags, SeekFrom, StatxFlags};
 use rustix::io::retry_on_intr;
@@ -141,6 +141,19 @@ impl File for HostFile {
 
     fn guest_path(&self) -> Option<&[u8]> {
         self.path.as_deref()
+    }
+
+    /// A caller's stream (or a host pipe) has no guest path: it shows as
+    /// the host names it (`pipe:[ino]`, `/dev/pts/0`...), as it would to
+    /// the same program run natively with these streams.
+    fn link_name(&self) -> Vec<u8> {
+        if let Some(p) = &self.path {
+            return p.clone();
+        }
+        let link = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        rustix::fs::readlink(link, Vec::new())
+            .map(|c| c.into_bytes())
+            .unwrap_or_else(|_| b"anon_inode:[unknown]".to_vec())
     }
 
     fn dir_path(&self) -> Option<&[u8]> {

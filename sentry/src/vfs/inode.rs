@@ -154,6 +154,8 @@ pub enum Body {
     /// A special file of the lower layer (FIFO, socket, device), opened on
     /// the host by this guest path when the guest opens it.
     Host(Vec<u8>),
+    /// A procfs directory or file: its contents are generated on demand.
+    Proc(crate::vfs::procfs::ProcNode),
 }
 
 pub struct Inode {
@@ -193,7 +195,11 @@ impl Inode {
     }
 
     pub fn is_dir(&self) -> bool {
-        matches!(self.body, Body::Dir(_))
+        match &self.body {
+            Body::Dir(_) => true,
+            Body::Proc(n) => n.is_dir(),
+            _ => false,
+        }
     }
 
     pub fn dir(&self) -> Result<RwLockReadGuard<'_, Dir>, Errno> {
@@ -206,6 +212,8 @@ impl Inode {
     pub fn dir_mut(&self) -> Result<RwLockWriteGuard<'_, Dir>, Errno> {
         match &self.body {
             Body::Dir(d) => Ok(d.write().unwrap_or_else(|e| e.into_inner())),
+            // procfs has no names to add or take away.
+            Body::Proc(_) => Err(Errno::EPERM),
             _ => Err(Errno::ENOTDIR),
         }
     }

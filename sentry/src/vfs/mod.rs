@@ -1,6 +1,7 @@
 //! The guest's view of files: a tree of the sentry's own (`tree`), with a
 //! writable in-memory overlay over the host tree under `--root` on `/`,
-//! tmpfs on `/tmp` and devfs on `/dev`; and the caller's standard streams.
+//! tmpfs on `/tmp`, devfs on `/dev` and procfs on `/proc`; and the caller's
+//! standard streams.
 //!
 //! - `file`: the `File` trait, one open file description.
 //! - `fdtable`: descriptor numbers → files, with close-on-exec flags.
@@ -10,7 +11,8 @@
 //! - `node_file`: a `File` over an inode; `access`: permission checks.
 //! - `lower`: the overlay's lower layer, from `hostfs` (root-confined
 //!   lookups on the host tree) and `host_file` (a `File` over a host fd).
-//! - `devfs`: /dev's devices; `statfs`: per-mount statfs answers.
+//! - `devfs`: /dev's devices; `procfs`: /proc, generated from what the
+//!   kernel reports through a `ProcSource`; `statfs`: per-mount answers.
 //! - `path`: guest path strings; `stat`: the guest's stat layouts.
 //! - `mmap`: file-backed `mmap` as a private copy.
 
@@ -28,6 +30,7 @@ pub mod mount;
 pub mod node_file;
 pub mod open;
 pub mod path;
+pub mod procfs;
 pub mod stat;
 pub mod statfs;
 pub mod tree;
@@ -126,7 +129,8 @@ impl FsContext {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
-        self.vfs.read_executable(&self.absolute(path))
+        self.vfs
+            .read_executable(&self.absolute(path), &procfs::NoProcs)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The mount table: which file system a directory of the tree is covered
-//! by. The sandbox has three: the overlay on `/`, tmpfs on `/tmp`, devfs on
-//! `/dev`. Each has its own `st_dev` and `statfs` magic.
+//! by. The sandbox has four: the overlay on `/`, tmpfs on `/tmp`, devfs on
+//! `/dev`, procfs on `/proc`. Each has its own `st_dev` and `statfs` magic.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ pub enum FsKind {
     Overlay,
     Tmpfs,
     Devfs,
+    Procfs,
 }
 
 impl FsKind {
@@ -25,6 +26,7 @@ impl FsKind {
                 FsKind::Overlay => 40,
                 FsKind::Tmpfs => 41,
                 FsKind::Devfs => 42,
+                FsKind::Procfs => 43,
             },
         )
     }
@@ -34,33 +36,47 @@ impl FsKind {
         match self {
             FsKind::Overlay => 0x794c_7630,               // OVERLAYFS_SUPER_MAGIC
             FsKind::Tmpfs | FsKind::Devfs => 0x0102_1994, // TMPFS_MAGIC
+            FsKind::Procfs => 0x9fa0,                     // PROC_SUPER_MAGIC
         }
     }
 
     pub fn of_dev(dev: u64) -> Option<FsKind> {
-        [FsKind::Overlay, FsKind::Tmpfs, FsKind::Devfs]
-            .into_iter()
-            .find(|k| k.dev() == dev)
+        [
+            FsKind::Overlay,
+            FsKind::Tmpfs,
+            FsKind::Devfs,
+            FsKind::Procfs,
+        ]
+        .into_iter()
+        .find(|k| k.dev() == dev)
     }
 }
 
 /// Mount points (by the identity of the directory covered) and the roots
-/// that cover them.
+/// that cover them. Identity is the inode itself, not (dev, ino): host
+/// directories of different host file systems share the overlay's dev and
+/// may share an inode number (the host's /dev and /proc are both 1).
 #[derive(Default)]
 pub struct Mounts {
-    covered: HashMap<(u64, u64), Arc<Inode>>,
+    covered: HashMap<usize, (Arc<Inode>, Arc<Inode>)>,
+}
+
+/// The key of a mount point: its address, stable while the tree holds it
+/// (and the table itself holds it too).
+fn key(node: &Inode) -> usize {
+    std::ptr::from_ref(node) as usize
 }
 
 impl Mounts {
     /// Cover directory `point` with file system root `root`.
-    pub fn mount(&mut self, point: &Inode, root: Arc<Inode>) {
-        self.covered.insert((point.dev, point.ino), root);
+    pub fn mount(&mut self, point: &Arc<Inode>, root: Arc<Inode>) {
+        self.covered.insert(key(point), (point.clone(), root));
     }
 
     /// What a walk that reaches `node` sees: the root mounted on it, or it.
     pub fn cross(&self, node: Arc<Inode>) -> Arc<Inode> {
-        match self.covered.get(&(node.dev, node.ino)) {
-            Some(root) => root.clone(),
+        match self.covered.get(&key(&node)) {
+            Some((_, root)) => root.clone(),
             None => node,
         }
     }
@@ -68,7 +84,7 @@ impl Mounts {
     /// Whether `node` is the root of a mounted file system (which cannot
     /// be removed or renamed: EBUSY).
     pub fn is_mount_root(&self, node: &Arc<Inode>) -> bool {
-        self.covered.values().any(|r| Arc::ptr_eq(r, node))
+        self.covered.values().any(|(_, r)| Arc::ptr_eq(r, node))
     }
 }
 

@@ -12,6 +12,7 @@ use crate::errno::Errno;
 use crate::vfs::file::File;
 use crate::vfs::host_file::HostFile;
 use crate::vfs::inode::{read_mem, write_mem, Body, Data, Inode};
+use crate::vfs::procfs::NoProcs;
 use crate::vfs::stat::GuestStat;
 use crate::vfs::tree::Vfs;
 use crate::vfs::{devfs, HostFs};
@@ -37,6 +38,9 @@ pub struct NodeFile {
     /// A directory's entries, taken at the first getdents64 (and again
     /// after a rewind), so the offset stays meaningful while it changes.
     listing: Mutex<Option<Vec<DirEnt>>>,
+    /// Whether a rewind takes the listing again; not for procfs
+    /// directories, whose listing only the opener's view could produce.
+    relist: bool,
 }
 
 impl NodeFile {
@@ -70,7 +74,20 @@ impl NodeFile {
             pos: Mutex::new(0),
             host,
             listing: Mutex::new(None),
+            relist: true,
         })
+    }
+
+    /// A directory whose entries (without `.` and `..`) were taken at open.
+    pub fn with_listing(mut self, entries: Vec<DirEnt>) -> Self {
+        let mut all = vec![
+            (self.node.ino, libc::DT_DIR, b".".to_vec()),
+            (self.node.ino, libc::DT_DIR, b"..".to_vec()),
+        ];
+        all.extend(entries);
+        self.listing = Mutex::new(Some(all));
+        self.relist = false;
+        self
     }
 
     fn flags(&self) -> u32 {
@@ -149,7 +166,7 @@ impl NodeFile {
                 (self.node.ino, libc::DT_DIR, b".".to_vec()),
                 (self.node.ino, libc::DT_DIR, b"..".to_vec()),
             ];
-            all.extend(self.vfs.list(&self.node)?);
+            all.extend(self.vfs.list(&self.node, &NoProcs)?);
             *listing = Some(all);
         }
         let entries = listing.as_ref().map_or(&[][..], |l| &l[..]);
@@ -251,7 +268,7 @@ impl File for NodeFile {
         if new < 0 {
             return Err(Errno::EINVAL);
         }
-        if self.node.is_dir() && new == 0 {
+        if self.node.is_dir() && new == 0 && self.relist {
             // rewinddir: see the directory as it is now.
             *self.listing.lock().unwrap_or_else(|e| e.into_inner()) = None;
         }

@@ -9,6 +9,7 @@ use crate::vfs::hostfs::{check_open_flags, O_TMPFILE_BIT};
 use crate::vfs::inode::{next_ino, Body, Data, Entry, Inode, Meta};
 use crate::vfs::node_file::{copy_up, NodeFile};
 use crate::vfs::path::{has_trailing_slash, join};
+use crate::vfs::procfs::{self, ProcFile, ProcSource};
 use crate::vfs::stat::{GuestStat, GuestStatx};
 use crate::vfs::tree::Vfs;
 use crate::vfs::{access, devfs, HostFile};
@@ -41,11 +42,12 @@ impl Vfs {
         flags: i32,
         mode: u32,
         who: Creator,
+        procs: &dyn ProcSource,
     ) -> Result<Arc<dyn File>, Errno> {
         check_open_flags(flags)?;
         if flags & libc::O_PATH != 0 {
             let follow = flags & libc::O_NOFOLLOW == 0;
-            let w = self.resolve(path, follow)?;
+            let w = self.resolve(path, follow, procs)?;
             if flags & libc::O_DIRECTORY != 0 && !w.node().is_dir() {
                 return Err(Errno::ENOTDIR);
             }
@@ -53,7 +55,7 @@ impl Vfs {
             return Ok(Arc::new(f));
         }
         if flags & O_TMPFILE_BIT != 0 {
-            return self.open_tmpfile(path, flags, mode, who);
+            return self.open_tmpfile(path, flags, mode, who, procs);
         }
         let creat = flags & libc::O_CREAT != 0;
         let excl = creat && flags & libc::O_EXCL != 0;
@@ -61,15 +63,15 @@ impl Vfs {
         let mut path = path.to_vec();
         let mut links = 0u32;
         let (node, canonical) = loop {
-            let (parent, name) = self.resolve_parent(&path)?;
+            let (parent, name) = self.resolve_parent(&path, procs)?;
             if matches!(&name[..], b"." | b"..") {
-                let w = self.resolve(&path, true)?;
+                let w = self.resolve(&path, true, procs)?;
                 if creat {
                     return Err(Errno::EISDIR);
                 }
                 break (w.node().clone(), w.path());
             }
-            match self.child(parent.node(), &name) {
+            match self.child(parent.node(), &name, procs) {
                 Ok(_) if excl => return Err(Errno::EEXIST),
                 Ok(n) => match n.symlink_target() {
                     Some(_) if !follow => return Err(Errno::ELOOP),
@@ -104,6 +106,11 @@ impl Vfs {
                         return Err(Errno::EISDIR);
                     }
                     let dir = parent.node();
+                    if matches!(dir.body, Body::Proc(_)) {
+                        // procfs takes no new names; Linux reports the
+                        // name as missing.
+                        return Err(Errno::ENOENT);
+                    }
                     access::check(dir, libc::W_OK as u32 | libc::X_OK as u32, who.uid, who.gid)?;
                     let node = new_file(dir, who.meta(libc::S_IFREG, mode));
                     let mut d = dir.dir_mut()?;
@@ -124,7 +131,7 @@ impl Vfs {
                 Err(e) => return Err(e),
             }
         };
-        self.open_node(node, canonical, flags)
+        self.open_node(node, canonical, flags, who, procs)
     }
 
     /// Open an inode the lookup found.
@@ -133,6 +140,8 @@ impl Vfs {
         node: Arc<Inode>,
         path: Vec<u8>,
         flags: i32,
+        who: Creator,
+        procs: &dyn ProcSource,
     ) -> Result<Arc<dyn File>, Errno> {
         let is_dir = node.is_dir();
         if flags & libc::O_DIRECTORY != 0 && !is_dir {
@@ -142,6 +151,19 @@ impl Vfs {
             return Err(Errno::EISDIR);
         }
         match &node.body {
+            Body::Proc(p) if is_dir => {
+                // The listing is taken now, on behalf of the caller.
+                let listing = self.list(&node, procs)?;
+                let f = NodeFile::new(self.clone(), node, path, flags)?;
+                return Ok(Arc::new(f.with_listing(listing)));
+            }
+            Body::Proc(p) => {
+                if writes(flags) {
+                    access::check(&node, libc::W_OK as u32, who.uid, who.gid)?;
+                }
+                let text = procfs::contents(*p, procs)?;
+                return Ok(Arc::new(ProcFile::new(node, path, text, flags)));
+            }
             Body::Host(host_path) => {
                 // A host FIFO, socket or device: read-only passthrough.
                 return Ok(Arc::new(self.host.open(host_path, flags)?));
@@ -171,8 +193,9 @@ impl Vfs {
         flags: i32,
         mode: u32,
         who: Creator,
+        procs: &dyn ProcSource,
     ) -> Result<Arc<dyn File>, Errno> {
-        let w = self.resolve(path, true)?;
+        let w = self.resolve(path, true, procs)?;
         if !w.node().is_dir() {
             return Err(Errno::ENOTDIR);
         }
@@ -187,12 +210,22 @@ impl Vfs {
         )?))
     }
 
-    pub fn stat(&self, path: &[u8], follow: bool) -> Result<GuestStat, Errno> {
-        Ok(self.resolve(path, follow)?.node().stat())
+    pub fn stat(
+        &self,
+        path: &[u8],
+        follow: bool,
+        procs: &dyn ProcSource,
+    ) -> Result<GuestStat, Errno> {
+        Ok(self.resolve(path, follow, procs)?.node().stat())
     }
 
-    pub fn statx(&self, path: &[u8], follow: bool) -> Result<GuestStatx, Errno> {
-        Ok(statx_from_stat(&self.stat(path, follow)?))
+    pub fn statx(
+        &self,
+        path: &[u8],
+        follow: bool,
+        procs: &dyn ProcSource,
+    ) -> Result<GuestStatx, Errno> {
+        Ok(statx_from_stat(&self.stat(path, follow, procs)?))
     }
 
     /// `faccessat` as `uid:gid`.
@@ -203,14 +236,15 @@ impl Vfs {
         follow: bool,
         uid: u32,
         gid: u32,
+        procs: &dyn ProcSource,
     ) -> Result<(), Errno> {
-        let w = self.resolve(path, follow)?;
+        let w = self.resolve(path, follow, procs)?;
         access::check(w.node(), mode, uid, gid)
     }
 
     /// The target of symbolic link `path`; EINVAL if it is not one.
-    pub fn readlink(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
-        let w = self.resolve(path, false)?;
+    pub fn readlink(&self, path: &[u8], procs: &dyn ProcSource) -> Result<Vec<u8>, Errno> {
+        let w = self.resolve(path, false, procs)?;
         w.node()
             .symlink_target()
             .map(<[u8]>::to_vec)
@@ -219,8 +253,14 @@ impl Vfs {
 
     /// For `chdir`: `path` must be a directory the caller may search; its
     /// canonical guest path.
-    pub fn canonical_dir(&self, path: &[u8], uid: u32, gid: u32) -> Result<Vec<u8>, Errno> {
-        let w = self.resolve(path, true)?;
+    pub fn canonical_dir(
+        &self,
+        path: &[u8],
+        uid: u32,
+        gid: u32,
+        procs: &dyn ProcSource,
+    ) -> Result<Vec<u8>, Errno> {
+        let w = self.resolve(path, true, procs)?;
         if !w.node().is_dir() {
             return Err(Errno::ENOTDIR);
         }
@@ -230,8 +270,8 @@ impl Vfs {
 
     /// The whole of executable `path` for the loader: a regular file with
     /// an execute bit, else EACCES. Files the guest wrote run too.
-    pub fn read_executable(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
-        let w = self.resolve(path, true)?;
+    pub fn read_executable(&self, path: &[u8], procs: &dyn ProcSource) -> Result<Vec<u8>, Errno> {
+        let w = self.resolve(path, true, procs)?;
         let node = w.node();
         if node.kind() != libc::S_IFREG || node.meta().mode & 0o111 == 0 {
             return Err(Errno::EACCES);

@@ -14,10 +14,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::errno::Errno;
 use crate::vfs::hostfs::HostFs;
-use crate::vfs::inode::{Entry, Inode, Meta};
+use crate::vfs::inode::{Body, Entry, Inode, Meta};
 use crate::vfs::lower;
 use crate::vfs::mount::{FsKind, Mounts};
 use crate::vfs::path::{has_trailing_slash, split_last};
+use crate::vfs::procfs::{self, ProcSource};
 
 /// Most symbolic links one lookup follows (Linux's MAXSYMLINKS).
 const MAX_LINKS: u32 = 40;
@@ -96,12 +97,14 @@ impl Vfs {
         let tmpfs = Inode::new_dir(FsKind::Tmpfs.dev(), tmp_meta, None);
         vfs.mount_at(b"tmp", tmpfs)?;
         vfs.mount_at(b"dev", crate::vfs::devfs::new())?;
+        // The host's /proc (which would describe the sentry) stays hidden.
+        vfs.mount_at(b"proc", procfs::new_root())?;
         Ok(vfs)
     }
 
     /// Mount `fs_root` on `/name`, making the directory if need be.
     fn mount_at(&self, name: &[u8], fs_root: Arc<Inode>) -> Result<(), Errno> {
-        let point = match self.child(&self.root, name) {
+        let point = match self.child(&self.root, name, &procfs::NoProcs) {
             Ok(n) if n.is_dir() => n,
             // Not a directory on the host: the mount hides it.
             Ok(_) | Err(Errno::ENOENT) => {
@@ -134,10 +137,19 @@ impl Vfs {
 
     /// Entry `name` of directory `dir`, with mounts crossed: from memory,
     /// else from the lower layer (then remembered, so its inode, and any
-    /// later change to it, stays). ENOENT if none or whited out.
-    pub fn child(&self, dir: &Arc<Inode>, name: &[u8]) -> Result<Arc<Inode>, Errno> {
+    /// later change to it, stays). ENOENT if none or whited out. Below
+    /// /proc, `procs` says what there is.
+    pub fn child(
+        &self,
+        dir: &Arc<Inode>,
+        name: &[u8],
+        procs: &dyn ProcSource,
+    ) -> Result<Arc<Inode>, Errno> {
         if name.len() > NAME_MAX {
             return Err(Errno::ENAMETOOLONG);
+        }
+        if let Body::Proc(node) = &dir.body {
+            return procfs::lookup(*node, name, procs);
         }
         let lower = {
             let d = dir.dir()?;
@@ -158,10 +170,16 @@ impl Vfs {
     }
 
     /// Resolve absolute guest path `path`, following a final symbolic link
-    /// if `follow` (or the path ends in a slash).
-    pub fn resolve(&self, path: &[u8], follow: bool) -> Result<Walk, Errno> {
+    /// if `follow` (or the path ends in a slash). `procs` answers for
+    /// /proc on behalf of the caller.
+    pub fn resolve(
+        &self,
+        path: &[u8],
+        follow: bool,
+        procs: &dyn ProcSource,
+    ) -> Result<Walk, Errno> {
         let mut links = 0;
-        self.walk(self.root_walk(), path, follow, &mut links)
+        self.walk(self.root_walk(), path, follow, &mut links, procs)
     }
 
     /// Walk `path` from `start` (from `/` if `path` is absolute), counting
@@ -172,6 +190,7 @@ impl Vfs {
         path: &[u8],
         follow: bool,
         links: &mut u32,
+        procs: &dyn ProcSource,
     ) -> Result<Walk, Errno> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
@@ -194,7 +213,7 @@ impl Vfs {
                 }
                 _ => {}
             }
-            let child = self.child(w.node(), &c)?;
+            let child = self.child(w.node(), &c, procs)?;
             if let Some(target) = child.symlink_target() {
                 if !comps.is_empty() || follow {
                     *links += 1;
@@ -223,9 +242,13 @@ impl Vfs {
 
     /// The directory that would hold `path`'s last component, and that
     /// component (`.` for `/`).
-    pub fn resolve_parent(&self, path: &[u8]) -> Result<(Walk, Vec<u8>), Errno> {
+    pub fn resolve_parent(
+        &self,
+        path: &[u8],
+        procs: &dyn ProcSource,
+    ) -> Result<(Walk, Vec<u8>), Errno> {
         let (parent, name) = split_last(path);
-        let w = self.resolve(parent, true)?;
+        let w = self.resolve(parent, true, procs)?;
         if !w.node().is_dir() {
             return Err(Errno::ENOTDIR);
         }
@@ -234,7 +257,14 @@ impl Vfs {
 
     /// The names in directory `dir`: its own, then the lower layer's that
     /// it neither shadows nor whited out; as (inode, `DT_*`, name).
-    pub fn list(&self, dir: &Arc<Inode>) -> Result<Vec<(u64, u8, Vec<u8>)>, Errno> {
+    pub fn list(
+        &self,
+        dir: &Arc<Inode>,
+        procs: &dyn ProcSource,
+    ) -> Result<Vec<(u64, u8, Vec<u8>)>, Errno> {
+        if let Body::Proc(node) = &dir.body {
+            return procfs::list(*node, procs);
+        }
         let (mut out, lower) = {
             let d = dir.dir()?;
             let mounts = self.mounts();

@@ -25,7 +25,7 @@ fn inode_at(task: &mut Task, dirfd: i32, addr: u64, flags: i32) -> Result<Arc<In
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     match at_target(task, dirfd, addr, flags)? {
         Target::File(f) => f.inode().ok_or(Errno::EPERM),
-        Target::Path(path) => Ok(task.fs.vfs().resolve(&path, follow)?.node().clone()),
+        Target::Path(path) => Ok(task.fs.vfs().resolve(&path, follow, &*task)?.node().clone()),
     }
 }
 
@@ -154,7 +154,7 @@ pub(super) fn sys_truncate(task: &mut Task, a: [u64; 6]) -> SysResult {
     }
     let path = path_at(task, AT_FDCWD, a[0])?;
     let who = creator(task);
-    task.fs.vfs().truncate(&path, a[1], who).map(|()| 0)
+    task.fs.vfs().truncate(&path, a[1], who, &*task).map(|()| 0)
 }
 
 /// ftruncate(fd, length): only a file open for writing can be resized.
@@ -181,7 +181,7 @@ fn statfs_of(file: &dyn File) -> GuestStatfs {
 /// statfs(path, buf).
 pub(super) fn sys_statfs(task: &mut Task, a: [u64; 6]) -> SysResult {
     let path = path_at(task, AT_FDCWD, a[0])?;
-    let dev = task.fs.vfs().resolve(&path, true)?.node().dev;
+    let dev = task.fs.vfs().resolve(&path, true, &*task)?.node().dev;
     task.mm.write_val(a[1], &GuestStatfs::for_dev(dev))?;
     Ok(0)
 }

@@ -20,7 +20,10 @@ pub(super) fn path_at(task: &mut Task, dirfd: i32, addr: u64) -> Result<Vec<u8>,
 fn mkdir_at(task: &mut Task, dirfd: i32, addr: u64, mode: u64) -> SysResult {
     let path = path_at(task, dirfd, addr)?;
     let who = creator(task);
-    task.fs.vfs().mkdir(&path, mode as u32, who).map(|()| 0)
+    task.fs
+        .vfs()
+        .mkdir(&path, mode as u32, who, &*task)
+        .map(|()| 0)
 }
 
 pub(super) fn sys_mkdir(task: &mut Task, a: [u64; 6]) -> SysResult {
@@ -34,7 +37,10 @@ pub(super) fn sys_mkdirat(task: &mut Task, a: [u64; 6]) -> SysResult {
 fn mknod_at(task: &mut Task, dirfd: i32, addr: u64, mode: u64) -> SysResult {
     let path = path_at(task, dirfd, addr)?;
     let who = creator(task);
-    task.fs.vfs().mknod(&path, mode as u32, who).map(|()| 0)
+    task.fs
+        .vfs()
+        .mknod(&path, mode as u32, who, &*task)
+        .map(|()| 0)
 }
 
 pub(super) fn sys_mknod(task: &mut Task, a: [u64; 6]) -> SysResult {
@@ -49,7 +55,10 @@ fn symlink_at(task: &mut Task, target: u64, dirfd: i32, addr: u64) -> SysResult 
     let target = read_path(task, target, false)?;
     let path = path_at(task, dirfd, addr)?;
     let who = creator(task);
-    task.fs.vfs().symlink(&target, &path, who).map(|()| 0)
+    task.fs
+        .vfs()
+        .symlink(&target, &path, who, &*task)
+        .map(|()| 0)
 }
 
 /// symlink(target, linkpath).
@@ -75,12 +84,12 @@ pub(super) fn sys_linkat(task: &mut Task, a: [u64; 6]) -> SysResult {
     }
     let follow = flags & libc::AT_SYMLINK_FOLLOW != 0;
     let old = match at_target(task, fd_arg(a[0]), a[1], flags)? {
-        Target::Path(p) => task.fs.vfs().resolve(&p, follow)?.node().clone(),
+        Target::Path(p) => task.fs.vfs().resolve(&p, follow, &*task)?.node().clone(),
         Target::File(f) => f.inode().ok_or(Errno::EXDEV)?,
     };
     let new = path_at(task, fd_arg(a[2]), a[3])?;
     let who = creator(task);
-    task.fs.vfs().link(&old, &new, who).map(|()| 0)
+    task.fs.vfs().link(&old, &new, who, &*task).map(|()| 0)
 }
 
 /// Removing a name: the special last components first, then the tree.
@@ -96,7 +105,7 @@ fn remove_at(task: &mut Task, dirfd: i32, addr: u64, dir: bool) -> SysResult {
         _ => {}
     }
     let who = creator(task);
-    task.fs.vfs().remove(&path, dir, who).map(|()| 0)
+    task.fs.vfs().remove(&path, dir, who, &*task).map(|()| 0)
 }
 
 pub(super) fn sys_unlink(task: &mut Task, a: [u64; 6]) -> SysResult {
@@ -148,6 +157,6 @@ fn rename_at(task: &mut Task, a: [u64; 5]) -> SysResult {
     let who = creator(task);
     task.fs
         .vfs()
-        .rename(&old, &new, flags as u32, who)
+        .rename(&old, &new, flags as u32, who, &*task)
         .map(|()| 0)
 }

@@ -91,7 +91,10 @@ fn open_at(task: &mut Task, dirfd: i32, path_addr: u64, flags: i32, mode: u32) -
         return Err(Errno::EMFILE);
     }
     let path = at_path(task, dirfd, &path)?;
-    let file = task.fs.vfs().open(&path, flags, mode, creator(task))?;
+    let file = task
+        .fs
+        .vfs()
+        .open(&path, flags, mode, creator(task), &*task)?;
     let cloexec = flags & libc::O_CLOEXEC != 0;
     let fd = task.fds.install(file, cloexec, 0, limit)?;
     Ok(fd as u64)
@@ -117,7 +120,7 @@ fn stat_at(task: &mut Task, dirfd: i32, path_addr: u64, buf: u64, flags: i32) ->
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     let st = match at_target(task, dirfd, path_addr, flags)? {
         Target::File(f) => f.stat()?,
-        Target::Path(p) => task.fs.vfs().stat(&p, follow)?,
+        Target::Path(p) => task.fs.vfs().stat(&p, follow, &*task)?,
     };
     task.mm.write_val(buf, &st)?;
     Ok(0)
@@ -141,7 +144,7 @@ pub(super) fn sys_statx(task: &mut Task, a: [u64; 6]) -> SysResult {
     let follow = flags & libc::AT_SYMLINK_NOFOLLOW == 0;
     let sx = match at_target(task, fd_arg(dirfd), path_addr, flags)? {
         Target::File(f) => f.statx(mask, sync)?,
-        Target::Path(p) => task.fs.vfs().statx(&p, follow)?,
+        Target::Path(p) => task.fs.vfs().statx(&p, follow, &*task)?,
     };
     task.mm.write_val(buf, &sx)?;
     Ok(0)
@@ -179,7 +182,7 @@ fn access_at(task: &mut Task, dirfd: i32, path_addr: u64, mode: u64, flags: i32)
             } else {
                 (c.uid, c.gid)
             };
-            task.fs.vfs().access(&p, mode, follow, uid, gid)?
+            task.fs.vfs().access(&p, mode, follow, uid, gid, &*task)?
         }
     }
     Ok(0)
@@ -203,7 +206,7 @@ fn readlink_at(task: &mut Task, dirfd: i32, path_addr: u64, buf: u64, size: u64)
     let path = read_path(task, path_addr, true)?;
     let target = if !path.is_empty() {
         let path = at_path(task, dirfd, &path)?;
-        task.fs.vfs().readlink(&path)?
+        task.fs.vfs().readlink(&path, &*task)?
     } else if dirfd == libc::AT_FDCWD {
         return Err(Errno::ENOENT);
     } else {
@@ -230,7 +233,7 @@ pub(super) fn sys_chdir(task: &mut Task, a: [u64; 6]) -> SysResult {
     let path = read_path(task, a[0], false)?;
     let path = task.fs.absolute(&path);
     let (uid, gid) = (task.creds.euid, task.creds.egid);
-    let cwd = task.fs.vfs().canonical_dir(&path, uid, gid)?;
+    let cwd = task.fs.vfs().canonical_dir(&path, uid, gid, &*task)?;
     task.fs.set_cwd(cwd);
     Ok(0)
 }
@@ -239,7 +242,7 @@ pub(super) fn sys_fchdir(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     let path = file.dir_path().ok_or(Errno::ENOTDIR)?;
     let (uid, gid) = (task.creds.euid, task.creds.egid);
-    let cwd = task.fs.vfs().canonical_dir(path, uid, gid)?;
+    let cwd = task.fs.vfs().canonical_dir(path, uid, gid, &*task)?;
     task.fs.set_cwd(cwd);
     Ok(0)
 }
