@@ -14,14 +14,14 @@
 //!
 //! - Exit: each vector stub is a single `hlt`, which leaves guest mode
 //!   (`KVM_EXIT_HLT`; the VMM has no in-kernel irqchip). The VMM derives the
-//!   vector from RIP, reads the user's general registers with
-//!   `KVM_GET_REGS` (the stub changed none) and the CPU's frame (error code,
-//!   RIP, CS, RFLAGS, RSP, SS) from the stack, and CR2 with
-//!   `KVM_GET_SREGS` for a real page fault. The SYSCALL quirk
+//!   vector from RIP, reads the user's general registers (the stub changed
+//!   none) and CR2 from what KVM copied into the `kvm_run` page at the exit,
+//!   and the CPU's frame (error code, RIP, CS, RFLAGS, RSP, SS) from the
+//!   stack. The SYSCALL quirk
 //!   ([`crate::entry::is_syscall_fault`]) is recognised the same way: a #PF
 //!   whose frame RIP is LSTAR with IF clear.
 //! - Return: the VMM writes an interrupt frame below RSP0, sets the user's
-//!   general registers with `KVM_SET_REGS`, RIP to an `iretq` (or to a CR3
+//!   general registers (staged in the `kvm_run` page), RIP to an `iretq` (or to a CR3
 //!   reload then `iretq` when the TLB must be flushed) and RSP to the frame.
 //!
 //! SYSRET and SWAPGS are avoided (PVM forbids both); SWAPGS is only on the

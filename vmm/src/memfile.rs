@@ -13,7 +13,7 @@ use std::ptr::NonNull;
 use std::sync::Mutex;
 
 use rustix::fs::{fallocate, ftruncate, memfd_create, FallocateFlags, MemfdFlags};
-use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
+use rustix::mm::{madvise, mmap, munmap, Advice, MapFlags, ProtFlags};
 
 use crate::PAGE_SIZE;
 
@@ -46,6 +46,8 @@ pub enum MemoryFileError {
     Exhausted { requested: u64 },
     #[error("range {offset:#x}+{len:#x} lies outside the memory file")]
     OutOfRange { offset: u64, len: u64 },
+    #[error("madvise on the memory file: {0}")]
+    Advise(#[source] std::io::Error),
 }
 
 /// The sandbox's guest memory.
@@ -147,6 +149,41 @@ impl MemoryFile {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .give(range.offset, range.len);
+    }
+
+    /// Drop the sentry's own page-table entries for `len` bytes at
+    /// `offset`. The contents stay in the file and the sentry's next access
+    /// maps them again; what this is for is the side effect: the kernel's
+    /// MMU notifiers tell KVM, which then drops every guest mapping of those
+    /// pages (see the KVM platform's shadow-paging notes).
+    pub fn drop_host_ptes(&self, offset: u64, len: u64) -> Result<(), MemoryFileError> {
+        let n = usize::try_from(len).map_err(|_| MemoryFileError::OutOfRange { offset, len })?;
+        let off = self.check(offset, n)?;
+        // SAFETY: `check` proved the range lies inside our shared mapping;
+        // MADV_DONTNEED on a shared file mapping keeps the data (it lives in
+        // the memfd), so every Rust access to it stays valid and sees the
+        // same bytes.
+        unsafe { madvise(self.base.as_ptr().add(off).cast(), n, Advice::LinuxDontNeed) }
+            .map_err(|e| MemoryFileError::Advise(e.into()))
+    }
+
+    /// Allocate the host pages of `len` bytes at `offset` now, in one
+    /// system call, and map them in the sentry (for writing if `write`),
+    /// instead of one host page fault per page later. For the KVM platform:
+    /// when the sentry's mapping already has a page, KVM's fault on it is
+    /// cheaper and also maps its neighbours (prefetch).
+    pub fn populate(&self, offset: u64, len: u64, write: bool) -> Result<(), MemoryFileError> {
+        let n = usize::try_from(len).map_err(|_| MemoryFileError::OutOfRange { offset, len })?;
+        let off = self.check(offset, n)?;
+        let advice = if write {
+            Advice::LinuxPopulateWrite
+        } else {
+            Advice::LinuxPopulateRead
+        };
+        // SAFETY: `check` proved the range lies inside our shared mapping;
+        // populating changes no contents.
+        unsafe { madvise(self.base.as_ptr().add(off).cast(), n, advice) }
+            .map_err(|e| MemoryFileError::Advise(e.into()))
     }
 
     fn check(&self, offset: u64, len: usize) -> Result<usize, MemoryFileError> {

@@ -343,3 +343,42 @@ fn cr3_carries_root_and_pcid() {
     assert_eq!(pt.cr3(pcid, false), pt.root_phys() | 7);
     assert_eq!(pt.cr3(pcid, true), pt.root_phys() | 7 | 1 << 63);
 }
+
+#[test]
+fn mappings_in_a_range() {
+    let mut arena = Arena::new();
+    {
+        let mut pt = pt(&mut arena);
+        let base = 0x4000_0000;
+        pt.map(base, 0x20_0000, PageSize::Size2M, RW).unwrap();
+        pt.map(base + M2, 0x9000, PageSize::Size4K, RW).unwrap();
+        pt.map(base + M2 + 0x3000, 0xa000, PageSize::Size4K, RW)
+            .unwrap();
+        pt.map(base + 4 * M2, 0xb000, PageSize::Size4K, RW).unwrap();
+        let seen = |virt, len| {
+            let mut seen = Vec::new();
+            pt.for_each_mapping_in(virt, len, |v, p, _, s| seen.push((v, p, s)))
+                .unwrap();
+            seen
+        };
+        // A 2 MiB leaf covered in part is reported whole.
+        assert_eq!(
+            seen(base + 0x1000, M2 + 0x1000),
+            [
+                (base, 0x20_0000, PageSize::Size2M),
+                (base + M2, 0x9000, PageSize::Size4K)
+            ]
+        );
+        assert_eq!(
+            seen(base + M2 + 0x1000, 3 * M2 - 0x1000),
+            [(base + M2 + 0x3000, 0xa000, PageSize::Size4K)]
+        );
+        assert_eq!(seen(base + 5 * M2, M2), []);
+        assert_eq!(seen(base, 0), []);
+        assert!(pt
+            .for_each_mapping_in(base + 1, 0x1000, |_, _, _, _| ())
+            .is_err());
+        pt.clear();
+    }
+    assert_eq!(arena.live_frames(), 0);
+}

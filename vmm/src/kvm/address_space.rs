@@ -15,8 +15,6 @@ use super::frames::FileFrames;
 use super::layout_r0::{RING0_PML4_SLOT, USER_LIMIT};
 use super::machine::{pt_err, Machine};
 
-const HUGE: u64 = 2 << 20;
-
 /// Distinguishes address spaces whose root frames may be reused.
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -74,8 +72,13 @@ fn set_root_slot(tables: &PageTables<FileFrames>, entry: u64) {
     root[RING0_PML4_SLOT].store(entry, Ordering::Release);
 }
 
+/// Leaf flags for `perms`. ACCESSED and DIRTY are set from the start: a
+/// shadow MMU only prefetches neighbouring entries (8 per fault) from guest
+/// entries marked accessed, makes a writable entry read-only until the
+/// guest entry is dirty, and would otherwise write both bits into the
+/// tables on the first access; nothing here reads them.
 fn leaf_flags(perms: Access) -> EntryFlags {
-    let mut flags = EntryFlags::USER;
+    let mut flags = EntryFlags::USER | EntryFlags::STATUS;
     if perms.contains(Access::WRITE) {
         flags |= EntryFlags::WRITABLE;
     }
@@ -83,6 +86,37 @@ fn leaf_flags(perms: Access) -> EntryFlags {
         flags |= EntryFlags::NO_EXECUTE;
     }
     flags
+}
+
+impl KvmAddressSpace {
+    /// Tells the machine which data pages lost a mapping (or some of its
+    /// permissions) in `[addr, end)`: every leaf there, unless `keep` says
+    /// the leaf survives as is. Returns whether any present leaf was there.
+    fn note_changed_leaves(
+        &self,
+        addr: u64,
+        end: u64,
+        mut keep: impl FnMut(u64, u64, EntryFlags, PageSize) -> bool,
+    ) -> Result<bool> {
+        let mut any = false;
+        self.tables
+            .for_each_mapping_in(addr, end - addr, |virt, phys, flags, size| {
+                any = true;
+                if !keep(virt, phys, flags, size) {
+                    self.machine.zap_guest_mappings(phys, size.bytes());
+                }
+            })
+            .map_err(pt_err)?;
+        Ok(any)
+    }
+}
+
+/// Whether a leaf with `new` flags grants at least what one with `old`
+/// flags did (so a shadow entry made from the old one is not too generous).
+fn grants_all_of(new: EntryFlags, old: EntryFlags) -> bool {
+    let rights = EntryFlags::WRITABLE | EntryFlags::USER;
+    new.contains(old & rights)
+        && (old.contains(EntryFlags::NO_EXECUTE) || !new.contains(EntryFlags::NO_EXECUTE))
 }
 
 impl AddressSpace for KvmAddressSpace {
@@ -105,30 +139,37 @@ impl AddressSpace for KvmAddressSpace {
             return self.unmap(addr, range.len);
         }
         let flags = leaf_flags(perms);
+        // A leaf that keeps its page and gains rights needs nothing: the
+        // shadow MMU re-reads the tables when the old, narrower entry faults.
+        let replaced = self.note_changed_leaves(addr, end, |virt, phys, old, size| {
+            size == PageSize::Size4K
+                && virt >= addr
+                && phys == range.offset + (virt - addr)
+                && grants_all_of(flags, old)
+        })?;
+        // 4 KiB leaves only: a shadow MMU follows the links between its
+        // shadow pages without checking them against the guest's tables,
+        // so a 2 MiB leaf later split into a table (or the reverse) could
+        // leave a stale link (see "Shadow paging" in ARCHITECTURE.md). The
+        // host backs the memory file with 4 KiB pages, so KVM would shadow a
+        // 2 MiB guest page with 4 KiB entries anyway.
         let mut virt = addr;
-        let mut replaced = false;
         while virt < end {
             let phys = range.offset + (virt - addr);
-            let size =
-                if virt.is_multiple_of(HUGE) && phys.is_multiple_of(HUGE) && end - virt >= HUGE {
-                    PageSize::Size2M
-                } else {
-                    PageSize::Size4K
-                };
-            if self.tables.translate(virt).is_some()
-                || (size == PageSize::Size2M
-                    && (0..HUGE)
-                        .step_by(PAGE_SIZE as usize)
-                        .any(|o| self.tables.translate(virt + o).is_some()))
-            {
-                replaced = true;
-            }
-            self.tables.remap(virt, phys, size, flags).map_err(pt_err)?;
-            virt += size.bytes();
+            self.tables
+                .remap(virt, phys, PageSize::Size4K, flags)
+                .map_err(pt_err)?;
+            virt += PAGE_SIZE;
         }
         if replaced {
             self.generation += 1;
-            self.machine.mark_shadow_stale();
+        } else if let Err(e) =
+            self.machine
+                .mf
+                .populate(range.offset, range.len, perms.contains(Access::WRITE))
+        {
+            // Only an optimisation: the guest's faults populate it too.
+            tracing::debug!("cannot populate {range:?}: {e}");
         }
         Ok(())
     }
@@ -138,9 +179,9 @@ impl AddressSpace for KvmAddressSpace {
         if addr >= end {
             return Ok(());
         }
+        self.note_changed_leaves(addr, end, |_, _, _, _| false)?;
         self.tables.unmap_range(addr, end - addr).map_err(pt_err)?;
         self.generation += 1;
-        self.machine.mark_shadow_stale();
         Ok(())
     }
 
@@ -152,7 +193,9 @@ impl AddressSpace for KvmAddressSpace {
 impl Drop for KvmAddressSpace {
     fn drop(&mut self) {
         // ring0's tables are shared: unlink them before the tree is freed.
+        // The tree's frames go to the quarantine, so no shadow page built
+        // from them is reachable again (nothing loads them as CR3 or links
+        // them as tables) until KVM has dropped them all.
         set_root_slot(&self.tables, 0);
-        self.machine.mark_shadow_stale();
     }
 }

@@ -64,23 +64,23 @@ fn fault_access(code: u64) -> Access {
     }
 }
 
-/// Sets CR3 (when the vCPU last ran another address space, which may be
+/// Stages CR3 (when the vCPU last ran another address space, which may be
 /// gone by now: ring0 cannot touch its stack until CR3 is right) and the
-/// user FS/GS bases, if they differ from what the vCPU has.
-fn load_sregs(v: &mut Vcpu, cr3: Option<u64>, regs: &Regs) -> Result<()> {
+/// user FS/GS bases, if they differ from what the vCPU has. Nothing is
+/// staged when nothing changed: KVM resets its MMU context on every SREGS
+/// write that changes CR3.
+fn load_sregs(v: &mut Vcpu, cr3: Option<u64>, regs: &Regs) {
     if cr3.is_none() && v.fs_base == regs.fs_base && v.gs_base == regs.gs_base {
-        return Ok(());
+        return;
     }
-    let mut s = v.fd.get_sregs().map_err(kvm_err("KVM_GET_SREGS"))?;
+    let s = v.stage_sregs();
     if let Some(cr3) = cr3 {
         s.cr3 = cr3;
     }
     s.fs.base = regs.fs_base;
     s.gs.base = regs.gs_base;
-    v.fd.set_sregs(&s).map_err(kvm_err("KVM_SET_SREGS"))?;
     v.fs_base = regs.fs_base;
     v.gs_base = regs.gs_base;
-    Ok(())
 }
 
 impl Context for KvmContext {
@@ -111,9 +111,9 @@ impl Context for KvmContext {
             // Same tables, changed entries: ring0 reloads CR3 to flush.
             resume |= Resume::LOAD_CR3;
         }
-        load_sregs(v, new_cr3, regs)?;
+        load_sregs(v, new_cr3, regs);
         if v.parked_in_user {
-            resume_parked(v, regs, resume.contains(Resume::LOAD_CR3), asp.cr3())?;
+            resume_parked(v, regs, resume.contains(Resume::LOAD_CR3), asp.cr3());
         } else {
             trap::prepare_return(v, regs, resume.contains(Resume::LOAD_CR3))?;
         }
@@ -194,13 +194,11 @@ fn int_n_fixup(event: Event, asp: &KvmAddressSpace, regs: &mut Regs) -> Event {
 }
 
 /// Continues a vCPU that was stopped in user mode by a signal.
-fn resume_parked(v: &mut Vcpu, regs: &Regs, load_cr3: bool, cr3: u64) -> Result<()> {
+fn resume_parked(v: &mut Vcpu, regs: &Regs, load_cr3: bool, cr3: u64) {
     if load_cr3 {
-        let mut s = v.fd.get_sregs().map_err(kvm_err("KVM_GET_SREGS"))?;
-        s.cr3 = cr3;
-        v.fd.set_sregs(&s).map_err(kvm_err("KVM_SET_SREGS"))?;
+        v.stage_sregs().cr3 = cr3;
     }
-    let r = kvm_regs {
+    v.stage_regs(kvm_regs {
         rax: regs.rax,
         rbx: regs.rbx,
         rcx: regs.rcx,
@@ -219,10 +217,8 @@ fn resume_parked(v: &mut Vcpu, regs: &Regs, load_cr3: bool, cr3: u64) -> Result<
         r15: regs.r15,
         rip: regs.rip,
         rflags: regs.eflags,
-    };
-    v.fd.set_regs(&r).map_err(kvm_err("KVM_SET_REGS"))?;
+    });
     v.parked_in_user = false;
-    Ok(())
 }
 
 /// KVM_RUN until ring0 reports an event or a kick stops the vCPU.
@@ -250,16 +246,24 @@ fn run_loop(v: &mut Vcpu, kick: &KickState, regs: &mut Regs) -> Result<Event> {
             }
             Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => {
                 v.fd.set_kvm_immediate_exit(0);
+                if v.has_staged() {
+                    // KVM takes staged registers before it looks at
+                    // `immediate_exit` or signals, and then overwrites the
+                    // sync area with the vCPU's state; if it ever did not,
+                    // the staged values are gone.
+                    return Err(PlatformError::Protocol(
+                        "KVM_RUN returned without taking the staged registers".into(),
+                    ));
+                }
                 if !kick.pending.load(Ordering::SeqCst) {
                     continue;
                 }
-                let s = v.fd.get_sregs().map_err(kvm_err("KVM_GET_SREGS"))?;
-                if s.cs.dpl != 3 {
+                if v.sregs().cs.dpl != 3 {
                     // In ring0: let it reach its exit (or user mode) first.
                     continue;
                 }
                 kick.pending.store(false, Ordering::SeqCst);
-                let r = v.fd.get_regs().map_err(kvm_err("KVM_GET_REGS"))?;
+                let r = *v.regs();
                 *regs = Regs {
                     rax: r.rax,
                     rbx: r.rbx,
@@ -295,7 +299,7 @@ fn ring0_event(v: &mut Vcpu, regs: &mut Regs) -> Result<Event> {
     Ok(match trap::read_trap(v, regs)? {
         Trap::Syscall => Event::Syscall,
         Trap::Vector(Vector::PAGE_FAULT, code) => Event::PageFault {
-            addr: trap::cr2(v)?,
+            addr: trap::cr2(v),
             access: fault_access(code),
         },
         Trap::Vector(vector, code) if vector.is_exception() || vector == Vector::INT80 => {

@@ -3,9 +3,10 @@
 //!
 //! Freed frames are not returned to the memory file at once: on a
 //! shadow-paging host (PVM) KVM may still hold a shadow page built from a
-//! freed table, and would reuse it, stale, if the frame became a table
-//! again. They wait in a quarantine shared by the whole machine until
-//! [`super::machine::Machine`] has made KVM drop every shadow page.
+//! freed table, linked from other shadow pages, and would reuse it, stale,
+//! if the frame became a table again. They wait in a quarantine shared by
+//! the whole machine until [`super::machine::Machine`] has made KVM drop
+//! every shadow page (which it does only once many frames wait).
 
 use std::ptr::NonNull;
 use std::sync::{Arc, Mutex};
@@ -26,6 +27,11 @@ impl Quarantine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(phys);
+    }
+
+    /// How many frames wait.
+    pub(super) fn len(&self) -> usize {
+        self.frames.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     /// Gives every waiting frame back to `mf`. Call only once no shadow

@@ -209,6 +209,7 @@ fn open() -> Result<(Kvm, CpuId), ProbeError> {
         (Cap::UserMemory, "KVM_CAP_USER_MEMORY"),
         (Cap::ImmediateExit, "KVM_CAP_IMMEDIATE_EXIT"),
         (Cap::ExtCpuid, "KVM_CAP_EXT_CPUID"),
+        (Cap::SyncRegs, "KVM_CAP_SYNC_REGS"),
     ] {
         if !kvm.check_extension(cap) {
             return Err(ProbeError::MissingCapability(name));

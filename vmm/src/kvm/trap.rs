@@ -7,7 +7,6 @@ use ring0::abi::{Regs, Vector};
 use crate::platform::{PlatformError, Result};
 
 use super::layout_r0::TEXT_BASE;
-use super::machine::kvm_err;
 use super::vcpu::Vcpu;
 
 const RFLAGS_IF: u64 = 1 << 9;
@@ -27,8 +26,8 @@ fn protocol(what: String) -> PlatformError {
 
 /// The user registers (all but FS/GS state, which the caller keeps) and
 /// what happened, for a vCPU that just left guest mode at a `hlt`.
-pub(super) fn read_trap(v: &Vcpu, regs: &mut Regs) -> Result<Trap> {
-    let r = v.fd.get_regs().map_err(kvm_err("KVM_GET_REGS"))?;
+pub(super) fn read_trap(v: &mut Vcpu, regs: &mut Regs) -> Result<Trap> {
+    let r = *v.regs();
     let text = &v.machine.text;
     let hlt = r.rip.wrapping_sub(1);
     let vectors = TEXT_BASE + text.vectors_offset;
@@ -106,13 +105,13 @@ pub(super) fn read_trap(v: &Vcpu, regs: &mut Regs) -> Result<Trap> {
 }
 
 /// CR2 of the vCPU (for a page fault).
-pub(super) fn cr2(v: &Vcpu) -> Result<u64> {
-    Ok(v.fd.get_sregs().map_err(kvm_err("KVM_GET_SREGS"))?.cr2)
+pub(super) fn cr2(v: &mut Vcpu) -> u64 {
+    v.sregs().cr2
 }
 
 /// Points the vCPU (stopped in ring0) at an `iretq` to `regs`, flushing
 /// the TLB first if `flush`.
-pub(super) fn prepare_return(v: &Vcpu, regs: &Regs, flush: bool) -> Result<()> {
+pub(super) fn prepare_return(v: &mut Vcpu, regs: &Regs, flush: bool) -> Result<()> {
     let frame = [regs.rip, regs.cs, regs.eflags, regs.rsp, regs.ss];
     let rsp = v.rsp0 - 8 * frame.len() as u64;
     let gpa = v
@@ -146,5 +145,6 @@ pub(super) fn prepare_return(v: &Vcpu, regs: &Regs, flush: bool) -> Result<()> {
         rip: TEXT_BASE + entry,
         rflags: 0x2,
     };
-    v.fd.set_regs(&r).map_err(kvm_err("KVM_SET_REGS"))
+    v.stage_regs(r);
+    Ok(())
 }

@@ -1,11 +1,17 @@
 //! [`Vcpu`]: one KVM vCPU set up to run ring0: long mode, its GDT and TSS in
 //! its per-vCPU page, the shared IDT, SYSCALL MSRs, XCR0; it starts at
 //! ring0's return-to-user code.
+//!
+//! Registers travel through the `kvm_run` page (KVM_CAP_SYNC_REGS): KVM
+//! copies the general and system registers out at every exit and takes
+//! staged ones in at the next KVM_RUN. On PVM hosts each vCPU ioctl costs
+//! ~10 µs (vCPU load and put), so KVM_GET/SET_REGS and KVM_GET/SET_SREGS
+//! per event would double the cost of a system call.
 
 use std::sync::Arc;
 
-use kvm_bindings::{kvm_msr_entry, kvm_regs, kvm_run, kvm_segment, kvm_xcrs, Msrs};
-use kvm_ioctls::VcpuFd;
+use kvm_bindings::{kvm_msr_entry, kvm_regs, kvm_run, kvm_segment, kvm_sregs, kvm_xcrs, Msrs};
+use kvm_ioctls::{SyncReg, VcpuFd};
 use ring0::gdt::{self, Segment};
 use ring0::idt::Idt;
 use ring0::msr;
@@ -35,7 +41,7 @@ pub(super) struct Vcpu {
     pub(super) fs_base: u64,
     pub(super) gs_base: u64,
     /// The vCPU stopped in user mode (a signal interrupted KVM_RUN), not at
-    /// ring0's exit; it resumes with KVM_SET_REGS.
+    /// ring0's exit; it resumes with staged general registers.
     pub(super) parked_in_user: bool,
 }
 
@@ -60,7 +66,7 @@ fn segment(s: Segment) -> kvm_segment {
 impl Vcpu {
     pub(super) fn new(
         machine: Arc<Machine>,
-        fd: VcpuFd,
+        mut fd: VcpuFd,
         index: u64,
         page_gpa: u64,
     ) -> Result<Self> {
@@ -130,6 +136,13 @@ impl Vcpu {
             ..Default::default()
         };
         fd.set_regs(&regs).map_err(kvm_err("KVM_SET_REGS"))?;
+        fd.set_sync_valid_reg(SyncReg::Register);
+        fd.set_sync_valid_reg(SyncReg::SystemRegister);
+        // Until the first exit fills it, the sync area must hold what the
+        // vCPU has: a staged SREGS change writes back the whole struct.
+        let sync = fd.sync_regs_mut();
+        sync.regs = regs;
+        sync.sregs = s;
         let region_gva = vcpu_region(index);
         Ok(Vcpu {
             fd,
@@ -148,6 +161,35 @@ impl Vcpu {
         let off = gva.checked_sub(self.region_gva)?;
         (off.checked_add(len)? <= super::layout_r0::VCPU_REGION_PAGES * crate::PAGE_SIZE)
             .then_some(self.region_gpa + off)
+    }
+
+    /// The general registers as of the last exit.
+    pub(super) fn regs(&mut self) -> &kvm_regs {
+        &self.fd.sync_regs_mut().regs
+    }
+
+    /// The system registers as of the last exit.
+    pub(super) fn sregs(&mut self) -> &kvm_sregs {
+        &self.fd.sync_regs_mut().sregs
+    }
+
+    /// Stages general registers for the next KVM_RUN.
+    pub(super) fn stage_regs(&mut self, regs: kvm_regs) {
+        self.fd.sync_regs_mut().regs = regs;
+        self.fd.set_sync_dirty_reg(SyncReg::Register);
+    }
+
+    /// The system registers as of the last exit, to be changed in place and
+    /// handed to KVM at the next KVM_RUN.
+    pub(super) fn stage_sregs(&mut self) -> &mut kvm_sregs {
+        self.fd.set_sync_dirty_reg(SyncReg::SystemRegister);
+        &mut self.fd.sync_regs_mut().sregs
+    }
+
+    /// Whether KVM has not yet taken staged registers (it takes them at the
+    /// start of KVM_RUN and clears the flags).
+    pub(super) fn has_staged(&mut self) -> bool {
+        self.fd.get_kvm_run().kvm_dirty_regs != 0
     }
 
     /// The vCPU's shared `kvm_run` area, for `immediate_exit` from other
