@@ -9,7 +9,6 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use kvm_bindings::kvm_regs;
 use kvm_ioctls::VcpuExit;
 use ring0::abi::{Regs, Vector, PF_INSTRUCTION, PF_WRITE};
 use ring0::resume::{prepare_user_return, Resume};
@@ -198,26 +197,7 @@ fn resume_parked(v: &mut Vcpu, regs: &Regs, load_cr3: bool, cr3: u64) {
     if load_cr3 {
         v.stage_sregs().cr3 = cr3;
     }
-    v.stage_regs(kvm_regs {
-        rax: regs.rax,
-        rbx: regs.rbx,
-        rcx: regs.rcx,
-        rdx: regs.rdx,
-        rsi: regs.rsi,
-        rdi: regs.rdi,
-        rsp: regs.rsp,
-        rbp: regs.rbp,
-        r8: regs.r8,
-        r9: regs.r9,
-        r10: regs.r10,
-        r11: regs.r11,
-        r12: regs.r12,
-        r13: regs.r13,
-        r14: regs.r14,
-        r15: regs.r15,
-        rip: regs.rip,
-        rflags: regs.eflags,
-    });
+    v.stage_regs(trap::kvm_regs_from(regs, regs.rip, regs.rsp, regs.eflags));
     v.parked_in_user = false;
 }
 

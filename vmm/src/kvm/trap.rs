@@ -125,7 +125,14 @@ pub(super) fn prepare_return(v: &mut Vcpu, regs: &Regs, flush: bool) -> Result<(
     } else {
         text.iret_offset
     };
-    let r = kvm_regs {
+    // Ring0 runs the return path with interrupts off (RFLAGS = just bit 1).
+    v.stage_regs(kvm_regs_from(regs, TEXT_BASE + entry, rsp, 0x2));
+    Ok(())
+}
+
+/// KVM's register file for `regs`, with `rip`, `rsp` and `rflags` given.
+pub(super) fn kvm_regs_from(regs: &Regs, rip: u64, rsp: u64, rflags: u64) -> kvm_regs {
+    kvm_regs {
         rax: regs.rax,
         rbx: regs.rbx,
         rcx: regs.rcx,
@@ -142,9 +149,7 @@ pub(super) fn prepare_return(v: &mut Vcpu, regs: &Regs, flush: bool) -> Result<(
         r13: regs.r13,
         r14: regs.r14,
         r15: regs.r15,
-        rip: TEXT_BASE + entry,
-        rflags: 0x2,
-    };
-    v.stage_regs(r);
-    Ok(())
+        rip,
+        rflags,
+    }
 }
