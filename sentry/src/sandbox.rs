@@ -250,6 +250,9 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
         ..ImageLayout::default()
     };
     task.rlimits = host_rlimits();
+    task.groups = rustix::process::getgroups()
+        .map(|g| g.iter().map(|g| g.as_raw()).collect())
+        .unwrap_or_default();
     task.strace = cfg.strace;
     let mut ctx = platform.new_context().map_err(perr)?;
     Ok(run(&mut task, ctx.as_mut())?)

@@ -101,3 +101,10 @@ fn shell_builtins_with_redirection() {
         (3, "got: first line\n")
     );
 }
+
+#[test]
+fn id_reports_the_callers_identity() {
+    let native = assert_same_as_native(&busybox().args(["id"]));
+    assert_eq!(native.status, 0, "{native}");
+    assert!(native.stdout_text().starts_with("uid="), "{native}");
+}

@@ -83,6 +83,8 @@ pub struct Task {
     /// FPU image an `rt_sigreturn` recovered, loaded before the next switch.
     pub fpu_restore: Option<Vec<u8>>,
     pub creds: Credentials,
+    /// Supplementary group IDs (`getgroups`).
+    pub groups: Vec<u32>,
     pub rlimits: [RLimit; RLIM_NLIMITS],
     /// `set_tid_address`: cleared and futex-woken when the thread exits.
     pub clear_child_tid: u64,
@@ -136,6 +138,7 @@ impl Task {
             real_timer: None,
             fpu_restore: None,
             creds,
+            groups: Vec::new(),
             rlimits: [RLimit {
                 cur: u64::MAX,
                 max: u64::MAX,

@@ -31,6 +31,8 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_getegid, sys_getegid),
     (libc::SYS_getresuid, sys_getresuid),
     (libc::SYS_getresgid, sys_getresgid),
+    (libc::SYS_getgroups, sys_getgroups),
+    (libc::SYS_setgroups, sys_setgroups),
     (libc::SYS_getpgrp, sys_getpgrp),
     (libc::SYS_getpgid, sys_getpgid),
     (libc::SYS_getsid, sys_getsid),
@@ -118,6 +120,42 @@ fn sys_getresuid(task: &mut Task, a: [u64; 6]) -> SysResult {
 fn sys_getresgid(task: &mut Task, a: [u64; 6]) -> SysResult {
     let (r, e) = (task.creds.gid, task.creds.egid);
     put_res_ids(task, &a[..3], r, e)
+}
+
+fn sys_getgroups(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let size = a[0] as i32;
+    let n = task.groups.len();
+    if size < 0 {
+        return Err(Errno::EINVAL);
+    }
+    if size == 0 {
+        return Ok(n as u64);
+    }
+    if (size as usize) < n {
+        return Err(Errno::EINVAL);
+    }
+    let groups = task.groups.clone();
+    task.mm.copy_out(a[1], bytemuck::cast_slice(&groups))?;
+    Ok(n as u64)
+}
+
+/// Largest supplementary group list (NGROUPS_MAX).
+const NGROUPS_MAX: u64 = 65536;
+
+fn sys_setgroups(task: &mut Task, a: [u64; 6]) -> SysResult {
+    if a[0] > NGROUPS_MAX {
+        return Err(Errno::EINVAL);
+    }
+    // Changing groups needs CAP_SETGID, which only root holds here.
+    if task.creds.euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    let mut groups = vec![0u32; a[0] as usize];
+    task.mm
+        .copy_in(a[1], bytemuck::cast_slice_mut(&mut groups))?;
+    groups.sort_unstable();
+    task.groups = groups;
+    Ok(0)
 }
 
 // The guest's first process leads its own process group and session.
