@@ -12,6 +12,7 @@ use crate::kernel::task::{RLimit, RLIM_NLIMITS};
 use crate::kernel::{Credentials, ExitStatus, Task};
 use crate::loader::{build_stack, load_elf, parse_elf, LoadError, StackSpec};
 use crate::mm::{Layout, MemoryManager};
+use crate::vfs::open::Executable;
 use crate::vfs::procfs::ImageLayout;
 use crate::vfs::{FdTable, FsContext};
 
@@ -142,21 +143,31 @@ fn initial_cwd(root: &Path) -> String {
     }
 }
 
+/// A program found for `rvisor run`: the path it was found at (AT_EXECFN),
+/// and the file.
+struct FoundProgram {
+    execfn: Vec<u8>,
+    exe: Executable,
+}
+
 /// Find and read the program: a path if it has a slash, else searched in
 /// the guest's PATH like a shell does.
 fn find_program(
     fs: &FsContext,
     program: &[u8],
     envp: &[Vec<u8>],
-) -> Result<(Vec<u8>, Vec<u8>), SandboxError> {
+) -> Result<FoundProgram, SandboxError> {
     let display = String::from_utf8_lossy(program).into_owned();
     let read = |path: &[u8]| match fs.open_executable(path) {
-        Ok(bytes) => Ok(bytes),
+        Ok(exe) => Ok(FoundProgram {
+            execfn: path.to_vec(),
+            exe,
+        }),
         Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => Err(SandboxError::NotFound(display.clone())),
         Err(e) => Err(SandboxError::NotExecutable(display.clone(), e)),
     };
     if program.contains(&b'/') {
-        return read(program).map(|b| (program.to_vec(), b));
+        return read(program);
     }
     let path_var = envp
         .iter()
@@ -168,7 +179,7 @@ fn find_program(
         candidate.push(b'/');
         candidate.extend_from_slice(program);
         match read(&candidate) {
-            Ok(bytes) => return Ok((candidate, bytes)),
+            Ok(found) => return Ok(found),
             Err(SandboxError::NotFound(_)) => {}
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -205,7 +216,8 @@ fn host_rlimits() -> [RLimit; RLIM_NLIMITS] {
 pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
     let fs = FsContext::new(&cfg.root, &initial_cwd(&cfg.root))
         .map_err(|e| SandboxError::Setup(format!("root {}: {e}", cfg.root.display())))?;
-    let (exe, bytes) = find_program(&fs, &cfg.program, &cfg.envp)?;
+    let FoundProgram { execfn, exe } = find_program(&fs, &cfg.program, &cfg.envp)?;
+    let bytes = exe.bytes;
     let display = String::from_utf8_lossy(&cfg.program).into_owned();
     let elf = parse_elf(&bytes).map_err(|e| SandboxError::BadImage(display.clone(), e))?;
 
@@ -232,7 +244,7 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
     let spec = StackSpec {
         argv: &cfg.argv,
         envp: &cfg.envp,
-        execfn: &exe,
+        execfn: &execfn,
         creds,
     };
     let stack = build_stack(&mut mm, &image, &spec)
@@ -240,7 +252,11 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
 
     let regs = Regs::new_user(image.entry, stack.rsp);
     let fds = FdTable::with_host_stdio();
-    let mut task = Task::new(1, regs, mm, fds, fs, creds, &exe);
+    // /proc/self/exe shows the canonical path, AT_EXECFN the one used.
+    let mut task = Task::new(1, regs, mm, fds, fs, creds, &exe.path);
+    // The name is that of the file executed, even through a symlink.
+    let base = execfn.rsplit(|&c| c == b'/').next().unwrap_or(&execfn);
+    task.comm = base.iter().take(15).copied().collect();
     task.image = ImageLayout {
         start_stack: stack.rsp,
         arg_start: stack.args.0,

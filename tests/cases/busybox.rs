@@ -108,3 +108,10 @@ fn id_reports_the_callers_identity() {
     assert_eq!(native.status, 0, "{native}");
     assert!(native.stdout_text().starts_with("uid="), "{native}");
 }
+
+#[test]
+fn proc_self_exe_is_the_canonical_path() {
+    // /bin may be a symlink (merged /usr): the link shows the real file.
+    let native = assert_same_as_native(&busybox().args(["readlink", "/proc/self/exe"]));
+    assert_eq!(native.status, 0, "{native}");
+}

@@ -350,21 +350,6 @@ impl HostFs {
             }
         }
     }
-
-    /// The whole of executable `path` for the loader: a regular file with
-    /// an execute bit, else EACCES.
-    pub fn read_executable(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
-        // O_NONBLOCK: a FIFO must not hang the sentry before it is refused.
-        let fd = self.openat2(path, OFlags::RDONLY | OFlags::NONBLOCK)?;
-        let st = rustix::fs::fstat(&fd)?;
-        if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_mode & 0o111 == 0 {
-            return Err(Errno::EACCES);
-        }
-        let mut f = std::fs::File::from(fd);
-        let mut bytes = Vec::with_capacity(usize::try_from(st.st_size).unwrap_or(0));
-        std::io::Read::read_to_end(&mut f, &mut bytes)?;
-        Ok(bytes)
-    }
 }
 
 #[cfg(test)]
@@ -470,7 +455,7 @@ pub(crate) mod tests {
                 }
             }
             assert!(fs.stat(path.as_bytes(), true).is_err(), "{path}");
-            assert!(fs.read_executable(path.as_bytes()).is_err(), "{path}");
+            assert!(fs.read_file(path.as_bytes()).is_err(), "{path}");
         }
         // `up` itself resolves to the root, which is fine.
         let up = fs.open(b"/up/data.txt", libc::O_RDONLY).unwrap();
@@ -624,19 +609,6 @@ pub(crate) mod tests {
         assert_eq!(fs.canonical_dir(b"/up").unwrap(), b"/");
         assert_eq!(fs.canonical_dir(b"/data.txt"), Err(Errno::ENOTDIR));
         assert_eq!(fs.canonical_dir(b"/parent_dir"), Err(Errno::ENOENT));
-    }
-
-    #[test]
-    fn executables_must_be_regular_and_executable() {
-        let (t, fs) = sandbox();
-        let prog = t.0.join("root/prog");
-        fs::write(&prog, b"\x7fELF...").unwrap();
-        fs::set_permissions(&prog, fs::Permissions::from_mode(0o644)).unwrap();
-        assert_eq!(fs.read_executable(b"/prog"), Err(Errno::EACCES));
-        fs::set_permissions(&prog, fs::Permissions::from_mode(0o755)).unwrap();
-        assert_eq!(fs.read_executable(b"/prog").unwrap(), b"\x7fELF...");
-        assert_eq!(fs.read_executable(b"/sub"), Err(Errno::EACCES));
-        assert_eq!(fs.read_executable(b"/missing"), Err(Errno::ENOENT));
     }
 
     #[test]

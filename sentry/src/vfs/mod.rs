@@ -125,7 +125,7 @@ impl FsContext {
 
     /// Read the whole of an executable for the loader; checks it is a
     /// regular file with an execute bit (EACCES otherwise).
-    pub fn open_executable(&self, path: &[u8]) -> Result<Vec<u8>, Errno> {
+    pub fn open_executable(&self, path: &[u8]) -> Result<open::Executable, Errno> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
@@ -152,13 +152,25 @@ mod tests {
         let mut ctx = FsContext::new(&t.0, "/bin").unwrap();
         assert_eq!(ctx.cwd(), b"/bin");
         assert_eq!(ctx.absolute(b"prog"), b"/bin/prog");
-        assert_eq!(ctx.open_executable(b"prog").unwrap(), b"program bytes");
-        assert_eq!(ctx.open_executable(b"./prog").unwrap(), b"program bytes");
-        assert_eq!(ctx.open_executable(b"/bin/prog").unwrap(), b"program bytes");
+        assert_eq!(
+            ctx.open_executable(b"prog").unwrap().bytes,
+            b"program bytes"
+        );
+        assert_eq!(
+            ctx.open_executable(b"./prog").unwrap().bytes,
+            b"program bytes"
+        );
+        assert_eq!(
+            ctx.open_executable(b"/bin/prog").unwrap().bytes,
+            b"program bytes"
+        );
         assert_eq!(ctx.open_executable(b""), Err(Errno::ENOENT));
         ctx.set_cwd(b"/".to_vec());
         assert_eq!(ctx.open_executable(b"prog"), Err(Errno::ENOENT));
-        assert_eq!(ctx.open_executable(b"bin/prog").unwrap(), b"program bytes");
+        assert_eq!(
+            ctx.open_executable(b"bin/prog").unwrap().bytes,
+            b"program bytes"
+        );
         // Forked contexts share the tree but not the cwd.
         let mut child = ctx.clone();
         child.set_cwd(b"/bin".to_vec());

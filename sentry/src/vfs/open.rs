@@ -268,19 +268,28 @@ impl Vfs {
         Ok(w.path())
     }
 
-    /// The whole of executable `path` for the loader: a regular file with
-    /// an execute bit, else EACCES. Files the guest wrote run too.
-    pub fn read_executable(&self, path: &[u8], procs: &dyn ProcSource) -> Result<Vec<u8>, Errno> {
+    /// The whole of executable `path` for the loader, with its canonical
+    /// guest path (what /proc/PID/exe shows): a regular file with an
+    /// execute bit, else EACCES. Files the guest wrote run too.
+    pub fn read_executable(
+        &self,
+        path: &[u8],
+        procs: &dyn ProcSource,
+    ) -> Result<Executable, Errno> {
         let w = self.resolve(path, true, procs)?;
         let node = w.node();
         if node.kind() != libc::S_IFREG || node.meta().mode & 0o111 == 0 {
             return Err(Errno::EACCES);
         }
         let data = node.data().ok_or(Errno::EACCES)?;
-        match &*data {
-            Data::Mem(bytes) => Ok(bytes.clone()),
-            Data::Lower { path, .. } => self.host.read_file(path),
-        }
+        let bytes = match &*data {
+            Data::Mem(bytes) => bytes.clone(),
+            Data::Lower { path, .. } => self.host.read_file(path)?,
+        };
+        Ok(Executable {
+            bytes,
+            path: w.path(),
+        })
     }
 }
 
@@ -288,4 +297,12 @@ impl Vfs {
 pub fn new_file(dir: &Inode, meta: Meta) -> Arc<Inode> {
     let body = Body::Reg(std::sync::RwLock::new(Data::Mem(Vec::new())));
     Inode::new(next_ino(), dir.dev, meta, body)
+}
+
+/// A program file as the loader needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Executable {
+    pub bytes: Vec<u8>,
+    /// Canonical guest path: symlinks and `..` resolved.
+    pub path: Vec<u8>,
 }
