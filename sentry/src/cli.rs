@@ -41,6 +41,10 @@ pub struct RunArgs {
     /// Print each guest system call with its arguments and result.
     #[arg(long)]
     pub strace: bool,
+    /// Most processes the sandbox may hold at once; fork fails with EAGAIN
+    /// past it.
+    #[arg(long, default_value_t = 1024)]
+    pub max_processes: usize,
     /// The program and its arguments.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<OsString>,

@@ -44,6 +44,7 @@ fn run(args: RunArgs) -> Result<u8> {
         platform,
         root: args.root,
         strace: args.strace,
+        max_processes: args.max_processes,
         program: argv[0].clone(),
         argv,
         envp,

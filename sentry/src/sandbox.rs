@@ -4,16 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use vmm::{MemoryFile, Platform, Regs};
+use vmm::{MemoryFile, Platform};
 
 use crate::errno::Errno;
+use crate::kernel::exec::{load_program, set_identity, ProgramError};
+use crate::kernel::process_table::{ProcessTable, INIT_PID};
 use crate::kernel::run::{run, RunError};
 use crate::kernel::task::{RLimit, RLIM_NLIMITS};
 use crate::kernel::{Credentials, ExitStatus, Task};
-use crate::loader::{build_stack, load_elf, parse_elf, LoadError, StackSpec};
-use crate::mm::{Layout, MemoryManager};
+use crate::loader::{parse_elf, LoadError, StackSpec};
 use crate::vfs::open::Executable;
-use crate::vfs::procfs::ImageLayout;
 use crate::vfs::{FdTable, FsContext};
 
 /// Guest memory the sandbox may use at most (the memory file is sparse).
@@ -54,6 +54,8 @@ pub struct SandboxConfig {
     pub platform: Option<PlatformKind>,
     pub root: PathBuf,
     pub strace: bool,
+    /// Most processes the sandbox may hold at once (`--max-processes`).
+    pub max_processes: usize,
     /// The program as given on the command line.
     pub program: Vec<u8>,
     /// argv, including argv[0].
@@ -92,16 +94,16 @@ impl SandboxError {
 pub fn create_platform(
     kind: PlatformKind,
     mf: Arc<MemoryFile>,
-) -> Result<Box<dyn Platform>, SandboxError> {
+) -> Result<Arc<dyn Platform>, SandboxError> {
     let err = |e: vmm::PlatformError| SandboxError::Platform(kind.name(), e.to_string());
     match kind {
-        PlatformKind::Ptrace => Ok(Box::new(vmm::ptrace::PtracePlatform::new(mf).map_err(err)?)),
-        PlatformKind::Kvm => Ok(Box::new(vmm::kvm::KvmPlatform::new(mf).map_err(err)?)),
+        PlatformKind::Ptrace => Ok(Arc::new(vmm::ptrace::PtracePlatform::new(mf).map_err(err)?)),
+        PlatformKind::Kvm => Ok(Arc::new(vmm::kvm::KvmPlatform::new(mf).map_err(err)?)),
     }
 }
 
 /// The best platform that can be created on this host.
-fn first_working_platform(mf: &Arc<MemoryFile>) -> Result<Box<dyn Platform>, SandboxError> {
+fn first_working_platform(mf: &Arc<MemoryFile>) -> Result<Arc<dyn Platform>, SandboxError> {
     let mut last = None;
     for kind in PlatformKind::default_order() {
         match create_platform(kind, mf.clone()) {
@@ -217,29 +219,19 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
     let fs = FsContext::new(&cfg.root, &initial_cwd(&cfg.root))
         .map_err(|e| SandboxError::Setup(format!("root {}: {e}", cfg.root.display())))?;
     let FoundProgram { execfn, exe } = find_program(&fs, &cfg.program, &cfg.envp)?;
-    let bytes = exe.bytes;
     let display = String::from_utf8_lossy(&cfg.program).into_owned();
-    let elf = parse_elf(&bytes).map_err(|e| SandboxError::BadImage(display.clone(), e))?;
+    let elf = parse_elf(&exe.bytes).map_err(|e| SandboxError::BadImage(display.clone(), e))?;
 
     let mf = Arc::new(
         MemoryFile::new(MEMORY_FILE_SIZE).map_err(|e| SandboxError::Setup(e.to_string()))?,
     );
-    let platform = match cfg.platform {
+    let platform: Arc<dyn Platform> = match cfg.platform {
         Some(kind) => create_platform(kind, mf.clone())?,
         None => first_working_platform(&mf)?,
     };
     let name = platform.name();
     let perr = |e: vmm::PlatformError| SandboxError::Platform(name, e.to_string());
-    let asp = platform.new_address_space().map_err(perr)?;
-    let mut mm = MemoryManager::new(
-        mf,
-        asp,
-        Layout::for_max_address(platform.max_user_address()),
-    );
 
-    let image =
-        load_elf(&mut mm, &bytes, &elf).map_err(|e| SandboxError::BadImage(display.clone(), e))?;
-    mm.set_brk_start(image.end);
     let creds = host_credentials();
     let spec = StackSpec {
         argv: &cfg.argv,
@@ -247,24 +239,22 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
         execfn: &execfn,
         creds,
     };
-    let stack = build_stack(&mut mm, &image, &spec)
-        .map_err(|e| SandboxError::BadImage(display.clone(), e))?;
+    let loaded = load_program(platform.as_ref(), &exe.bytes, &elf, &spec).map_err(|e| match e {
+        ProgramError::Load(e) => SandboxError::BadImage(display.clone(), e),
+        ProgramError::Platform(e) => perr(e),
+    })?;
 
-    let regs = Regs::new_user(image.entry, stack.rsp);
+    let procs = ProcessTable::new(cfg.max_processes);
     let fds = FdTable::with_host_stdio();
-    // /proc/self/exe shows the canonical path, AT_EXECFN the one used.
-    let mut task = Task::new(1, regs, mm, fds, fs, creds, &exe.path);
-    // The name is that of the file executed, even through a symlink.
-    let base = execfn.rsplit(|&c| c == b'/').next().unwrap_or(&execfn);
-    task.comm = base.iter().take(15).copied().collect();
-    task.image = ImageLayout {
-        start_stack: stack.rsp,
-        arg_start: stack.args.0,
-        arg_end: stack.args.1,
-        env_start: stack.env.0,
-        env_end: stack.env.1,
-        ..ImageLayout::default()
-    };
+    let mut task = Task::new(INIT_PID, loaded.regs, loaded.mm, fds, fs, creds, &exe.path);
+    // /proc/self/exe shows the canonical path, the name the one used.
+    set_identity(&mut task, &execfn, &exe.path, loaded.layout);
+    let pid = procs
+        .add(0, task.inbox.clone(), creds.uid)
+        .map_err(|e| SandboxError::Setup(format!("process table: {e}")))?;
+    debug_assert_eq!(pid, INIT_PID);
+    task.procs = procs;
+    task.platform = Some(platform.clone());
     task.rlimits = host_rlimits();
     task.groups = rustix::process::getgroups()
         .map(|g| g.iter().map(|g| g.as_raw()).collect())

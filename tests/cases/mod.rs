@@ -5,6 +5,7 @@ mod basics;
 mod busybox;
 mod files;
 mod memory;
+mod processes;
 mod procfs;
 mod root;
 mod signals;

@@ -1,8 +1,11 @@
 //! Tasks and the loop that runs them.
 
+pub mod exec;
+pub mod fork;
 pub mod inbox;
 pub mod itimer;
 pub mod proc_view;
+pub mod process_table;
 pub mod run;
 pub mod siginfo;
 pub mod signal;

@@ -79,3 +79,17 @@ pub fn poll_host(
         }
     }
 }
+
+/// Wait until something is posted to the task (a signal, a child's exit)
+/// or `deadline` passes, then take it in; EINTR if a signal became
+/// deliverable. The caller re-checks its own condition afterwards, and
+/// checks it before calling: posts are not consumed until this returns,
+/// so a wake-up between the check and the wait is not lost.
+pub fn wait_for_post(task: &mut Task, deadline: Instant) -> Result<(), Errno> {
+    task.inbox.clone().wait_until(deadline);
+    collect_posted(task);
+    if signal_pending(task) {
+        return Err(Errno::EINTR);
+    }
+    Ok(())
+}

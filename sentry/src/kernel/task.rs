@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use vmm::Regs;
+use vmm::{Platform, Regs};
 
 use crate::kernel::inbox::SignalInbox;
 use crate::kernel::itimer::RealTimer;
+use crate::kernel::process_table::ProcessTable;
 use crate::kernel::signal::SignalState;
 use crate::kernel::signal_delivery::PendingSignals;
 use crate::mm::MemoryManager;
@@ -78,6 +79,11 @@ pub struct Task {
     pub pending_signals: PendingSignals,
     /// Signals posted by other host threads (timers).
     pub inbox: Arc<SignalInbox>,
+    /// The sandbox's processes (shared by all tasks).
+    pub procs: Arc<ProcessTable>,
+    /// The platform, to make address spaces and contexts for new
+    /// processes and programs; `None` in unit tests without one.
+    pub platform: Option<Arc<dyn Platform>>,
     /// ITIMER_REAL, started on first use.
     pub real_timer: Option<RealTimer>,
     /// FPU image an `rt_sigreturn` recovered, loaded before the next switch.
@@ -135,6 +141,8 @@ impl Task {
             signals: SignalState::default(),
             pending_signals: PendingSignals::default(),
             inbox: Arc::default(),
+            procs: ProcessTable::new(1),
+            platform: None,
             real_timer: None,
             fpu_restore: None,
             creds,

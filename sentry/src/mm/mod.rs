@@ -18,6 +18,7 @@
 //! an untouched memory-file page costs nothing.
 
 mod fault;
+mod fork;
 mod io;
 mod layout;
 mod pma;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 
 use vmm::{Access, AddressSpace, MemoryFile, PAGE_SIZE};
 
+pub use fork::ForkedMemory;
 pub use layout::Layout;
 use pma::PmaSet;
 use vma::VmaSet;

@@ -26,7 +26,7 @@ pub struct Vma {
 }
 
 /// Non-overlapping VMAs keyed by start address.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct VmaSet {
     map: BTreeMap<u64, Vma>,
 }

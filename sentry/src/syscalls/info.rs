@@ -85,7 +85,9 @@ fn sys_gettid(task: &mut Task, _: [u64; 6]) -> SysResult {
 }
 
 fn sys_getppid(task: &mut Task, _: [u64; 6]) -> SysResult {
-    Ok(task.ppid as u64)
+    // The table knows about re-parenting to init; the first process has
+    // no parent inside the sandbox.
+    Ok(task.procs.ppid(task.tgid) as u64)
 }
 
 fn sys_getuid(task: &mut Task, _: [u64; 6]) -> SysResult {

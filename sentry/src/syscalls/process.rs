@@ -1,7 +1,11 @@
-//! Process-lifetime system calls: exit, exit_group, arch_prctl, prctl.
+//! Process-lifetime system calls: fork, vfork, clone (new processes),
+//! execve, wait4, exit, exit_group, arch_prctl, prctl.
 
 use super::Handler;
 use crate::errno::{Errno, SysResult};
+use crate::kernel::exec::execve;
+use crate::kernel::fork::{fork, CloneOptions};
+use crate::kernel::sleep::wait_for_post;
 use crate::kernel::{ExitStatus, Task};
 
 pub(super) const TABLE: &[(i64, Handler)] = &[
@@ -9,6 +13,11 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_exit_group, sys_exit_group),
     (libc::SYS_arch_prctl, sys_arch_prctl),
     (libc::SYS_prctl, sys_prctl),
+    (libc::SYS_fork, sys_fork),
+    (libc::SYS_vfork, sys_vfork),
+    (libc::SYS_clone, sys_clone),
+    (libc::SYS_wait4, sys_wait4),
+    (libc::SYS_execve, sys_execve),
 ];
 
 fn sys_exit(task: &mut Task, a: [u64; 6]) -> SysResult {
@@ -96,4 +105,124 @@ fn sys_prctl(task: &mut Task, a: [u64; 6]) -> SysResult {
         // options it does not support.
         _ => Err(Errno::EINVAL),
     }
+}
+
+fn sys_fork(task: &mut Task, _a: [u64; 6]) -> SysResult {
+    fork(task, CloneOptions::default()).map(|pid| pid as u64)
+}
+
+/// vfork runs as fork: the child gets a copy rather than the parent's
+/// memory, which every program that only calls execve or _exit in the
+/// child cannot tell apart.
+fn sys_vfork(task: &mut Task, _a: [u64; 6]) -> SysResult {
+    fork(task, CloneOptions::default()).map(|pid| pid as u64)
+}
+
+fn sys_clone(task: &mut Task, a: [u64; 6]) -> SysResult {
+    // x86-64 order: flags, stack, parent_tid, child_tid, tls.
+    let [flags, stack, parent_tid, child_tid, tls, _] = a;
+    let flags = flags as i32;
+    let shared = libc::CLONE_VM
+        | libc::CLONE_THREAD
+        | libc::CLONE_SIGHAND
+        | libc::CLONE_FILES
+        | libc::CLONE_FS;
+    // CLONE_VM with CLONE_VFORK is posix_spawn's vfork: a copy works too.
+    let vfork_like = flags & (libc::CLONE_VM | libc::CLONE_VFORK)
+        == libc::CLONE_VM | libc::CLONE_VFORK
+        && flags & (libc::CLONE_THREAD | libc::CLONE_SIGHAND) == 0;
+    if flags & shared != 0 && !vfork_like {
+        tracing::warn!("clone with shared state ({flags:#x}) is not supported yet");
+        return Err(Errno::ENOSYS);
+    }
+    let opts = CloneOptions {
+        stack,
+        tls: (flags & libc::CLONE_SETTLS != 0).then_some(tls),
+        child_settid: (flags & libc::CLONE_CHILD_SETTID != 0).then_some(child_tid),
+        child_cleartid: (flags & libc::CLONE_CHILD_CLEARTID != 0).then_some(child_tid),
+    };
+    let pid = fork(task, opts)?;
+    if flags & libc::CLONE_PARENT_SETTID != 0 {
+        task.mm.write_val(parent_tid, &pid)?;
+    }
+    Ok(pid as u64)
+}
+
+fn sys_wait4(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let [pid, wstatus, options, rusage, ..] = a;
+    let (want, options) = (pid as i32, options as i32);
+    let known = libc::WNOHANG
+        | libc::WUNTRACED
+        | libc::WCONTINUED
+        | libc::__WALL
+        | libc::__WCLONE
+        | libc::__WNOTHREAD;
+    if options & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let far = std::time::Instant::now() + std::time::Duration::from_secs(1 << 32);
+    loop {
+        match task.procs.reap(task.tgid, want)? {
+            Some((child, status)) => {
+                if wstatus != 0 {
+                    let raw: i32 = match status {
+                        ExitStatus::Exited(c) => i32::from(c) << 8,
+                        ExitStatus::Signaled(s) => s,
+                    };
+                    task.mm.write_val(wstatus, &raw)?;
+                }
+                if rusage != 0 {
+                    task.mm
+                        .zero(rusage, std::mem::size_of::<libc::rusage>() as u64)?;
+                }
+                return Ok(child as u64);
+            }
+            None if options & libc::WNOHANG != 0 => return Ok(0),
+            // A child's exit posts SIGCHLD to our inbox, which ends the
+            // sleep even when SIGCHLD itself is ignored.
+            None => wait_for_post(task, far).map_err(|_| Errno::ERESTARTSYS)?,
+        }
+    }
+}
+
+/// Longest single argument or environment string (MAX_ARG_STRLEN).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+/// Most bytes of arguments and environment together.
+const MAX_ARG_TOTAL: usize = 2 << 20;
+
+/// Read a NULL-terminated array of string pointers (argv or envp).
+fn read_string_array(task: &mut Task, addr: u64, total: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    for i in 0u64.. {
+        let ptr: u64 = task.mm.read_val(addr + i * 8)?;
+        if ptr == 0 {
+            break;
+        }
+        let s = task.mm.read_cstring(ptr, MAX_ARG_STRLEN).map_err(|e| {
+            if e == Errno::ENAMETOOLONG {
+                Errno::E2BIG
+            } else {
+                e
+            }
+        })?;
+        *total += s.len() + 1 + 8;
+        if *total > MAX_ARG_TOTAL {
+            return Err(Errno::E2BIG);
+        }
+        out.push(s);
+    }
+    Ok(out)
+}
+
+fn sys_execve(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let path = task.mm.read_cstring(a[0], libc::PATH_MAX as usize)?;
+    let mut total = 0;
+    let argv = read_string_array(task, a[1], &mut total)?;
+    let envp = read_string_array(task, a[2], &mut total)?;
+    execve(task, &path, argv, envp)?;
+    // The new program starts with rax = 0.
+    Ok(0)
 }

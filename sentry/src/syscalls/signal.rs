@@ -5,6 +5,7 @@
 
 use super::Handler;
 use crate::errno::{Errno, SysResult};
+use crate::kernel::process_table::INIT_PID;
 use crate::kernel::siginfo::{SigInfo, SI_TKILL, SI_USER};
 use crate::kernel::signal::{MaskHow, SigAction, SigStack, NSIG, UNBLOCKABLE};
 use crate::kernel::signal_delivery::send;
@@ -106,20 +107,54 @@ fn send_to_self(task: &mut Task, sig: i32, code: i32) -> SysResult {
 
 fn sys_kill(task: &mut Task, a: [u64; 6]) -> SysResult {
     let sig = signal_arg(a[1])?;
-    match a[0] as i32 {
-        // 0: our process group; -1: every process we may signal; -pgid.
-        pid if pid == task.tgid || pid == 0 || pid == -1 || pid == -task.tgid => {
-            send_to_self(task, sig, SI_USER)
-        }
-        _ => Err(Errno::ESRCH),
+    let pid = a[0] as i32;
+    // Process groups arrive with setpgid: until then every process of the
+    // sandbox is in one group, so 0 and -pgid reach them all.
+    let targets: Vec<i32> = match pid {
+        p if p > 0 => vec![p],
+        -1 => task
+            .procs
+            .pids()
+            .into_iter()
+            .filter(|&p| p != INIT_PID && p != task.tgid)
+            .collect(),
+        _ => task.procs.pids(),
+    };
+    if targets.is_empty() {
+        return Err(Errno::ESRCH);
     }
+    let mut sent = false;
+    for target in targets {
+        sent |= signal_process(task, target, sig, SI_USER);
+    }
+    if sent {
+        Ok(0)
+    } else {
+        Err(Errno::ESRCH)
+    }
+}
+
+/// Send `sig` to process `pid`; whether it exists.
+fn signal_process(task: &mut Task, pid: i32, sig: i32, code: i32) -> bool {
+    if pid == task.tgid {
+        let _ = send_to_self(task, sig, code);
+        return true;
+    }
+    let Some(inbox) = task.procs.inbox(pid) else {
+        return false;
+    };
+    if sig != 0 {
+        inbox.post(SigInfo::from_sender(sig, code, task.tgid, task.creds.uid));
+    }
+    true
 }
 
 fn sys_tkill(task: &mut Task, a: [u64; 6]) -> SysResult {
     let sig = signal_arg(a[1])?;
     match a[0] as i32 {
         tid if tid <= 0 => Err(Errno::EINVAL),
-        tid if tid == task.tid => send_to_self(task, sig, SI_TKILL),
+        // Every process has one thread, whose tid is its pid.
+        tid if signal_process(task, tid, sig, SI_TKILL) => Ok(0),
         _ => Err(Errno::ESRCH),
     }
 }
@@ -130,10 +165,10 @@ fn sys_tgkill(task: &mut Task, a: [u64; 6]) -> SysResult {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tgid != task.tgid || tid != task.tid {
+    if tgid != tid || !signal_process(task, tid, sig, SI_TKILL) {
         return Err(Errno::ESRCH);
     }
-    send_to_self(task, sig, SI_TKILL)
+    Ok(0)
 }
 
 fn sys_rt_sigqueueinfo(task: &mut Task, a: [u64; 6]) -> SysResult {

@@ -1,0 +1,147 @@
+//! Loading a program into a fresh address space, for the sandbox's first
+//! process and for `execve`.
+
+use std::sync::Arc;
+
+use vmm::{Platform, Regs};
+
+use super::Task;
+use crate::errno::Errno;
+use crate::loader::{build_stack, load_elf, parse_elf, ElfInfo, LoadError, StackSpec};
+use crate::mm::{Layout, MemoryManager};
+use crate::vfs::procfs::ImageLayout;
+
+/// A program in its own address space, ready to run.
+pub struct LoadedProgram {
+    pub mm: MemoryManager,
+    pub regs: Regs,
+    pub layout: ImageLayout,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProgramError {
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Platform(#[from] vmm::PlatformError),
+}
+
+/// Map `bytes` (parsed as `elf`) and its initial stack into a new address
+/// space of `platform`.
+pub fn load_program(
+    platform: &dyn Platform,
+    bytes: &[u8],
+    elf: &ElfInfo,
+    spec: &StackSpec,
+) -> Result<LoadedProgram, ProgramError> {
+    let asp = platform.new_address_space()?;
+    let layout = Layout::for_max_address(platform.max_user_address());
+    let mut mm = MemoryManager::new(platform.memory_file().clone(), asp, layout);
+    let image = load_elf(&mut mm, bytes, elf)?;
+    mm.set_brk_start(image.end);
+    let stack = build_stack(&mut mm, &image, spec)?;
+    Ok(LoadedProgram {
+        mm,
+        regs: Regs::new_user(image.entry, stack.rsp),
+        layout: ImageLayout {
+            start_stack: stack.rsp,
+            arg_start: stack.args.0,
+            arg_end: stack.args.1,
+            env_start: stack.env.0,
+            env_end: stack.env.1,
+            ..ImageLayout::default()
+        },
+    })
+}
+
+/// Give `task` the identity of the program it now runs: `execfn` as the
+/// caller named it (its name), `exe` the canonical path (/proc/PID/exe).
+pub fn set_identity(task: &mut Task, execfn: &[u8], exe: &[u8], layout: ImageLayout) {
+    let base = execfn.rsplit(|&c| c == b'/').next().unwrap_or(execfn);
+    task.comm = base.iter().take(15).copied().collect();
+    task.exe = String::from_utf8_lossy(exe).into_owned();
+    task.image = layout;
+}
+
+/// Longest `#!` line Linux reads.
+const BINPRM_BUF_SIZE: usize = 256;
+/// How many interpreters may chain (`#!` scripts run by `#!` scripts).
+const MAX_INTERPRETERS: usize = 4;
+
+/// `execve`: replace the task's program. Errors leave the task untouched.
+pub fn execve(
+    task: &mut Task,
+    path: &[u8],
+    mut argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<(), Errno> {
+    let platform: Arc<dyn Platform> = task.platform.clone().ok_or(Errno::ENOSYS)?;
+    let mut exe = task.fs.open_executable(path)?;
+    let mut execfn = path.to_vec();
+    // `#!interpreter [arg]`: run the interpreter with the script's path.
+    for _ in 0..MAX_INTERPRETERS {
+        if !exe.bytes.starts_with(b"#!") {
+            break;
+        }
+        let line = &exe.bytes[2..exe.bytes.len().min(BINPRM_BUF_SIZE)];
+        let line = line.split(|&c| c == b'\n').next().unwrap_or(line);
+        let line: Vec<u8> = line
+            .iter()
+            .copied()
+            .skip_while(|c| *c == b' ' || *c == b'\t')
+            .collect();
+        let end = line
+            .iter()
+            .rposition(|c| *c != b' ' && *c != b'\t')
+            .map_or(0, |i| i + 1);
+        let line = &line[..end];
+        if line.is_empty() {
+            return Err(Errno::ENOEXEC);
+        }
+        let split = line.iter().position(|c| *c == b' ' || *c == b'\t');
+        let (interp, arg) = match split {
+            Some(i) => (
+                line[..i].to_vec(),
+                Some(line[i + 1..].trim_ascii().to_vec()),
+            ),
+            None => (line.to_vec(), None),
+        };
+        let mut new_argv = vec![interp.clone()];
+        new_argv.extend(arg.filter(|a| !a.is_empty()));
+        new_argv.push(execfn.clone());
+        new_argv.extend(argv.into_iter().skip(1));
+        argv = new_argv;
+        exe = task.fs.open_executable(&interp)?;
+        execfn = interp;
+    }
+    let elf = parse_elf(&exe.bytes).map_err(|_| Errno::ENOEXEC)?;
+    let spec = StackSpec {
+        argv: &argv,
+        envp: &envp,
+        execfn: &execfn,
+        creds: task.creds,
+    };
+    let loaded = load_program(platform.as_ref(), &exe.bytes, &elf, &spec).map_err(|e| match e {
+        ProgramError::Load(LoadError::Memory(errno)) => errno,
+        ProgramError::Load(_) => Errno::ENOEXEC,
+        ProgramError::Platform(_) => Errno::ENOMEM,
+    })?;
+
+    // Past the point of no return: the old image is gone.
+    task.mm = loaded.mm;
+    task.regs = loaded.regs;
+    set_identity(task, &execfn, &exe.path, loaded.layout);
+    task.fds.close_on_exec();
+    // Caught signals revert to their defaults; ignored ones stay ignored.
+    for action in task.signals.actions.iter_mut() {
+        if action.handler > 1 {
+            *action = Default::default();
+        }
+    }
+    task.signals.altstack = Default::default();
+    task.signals.altstack.flags = super::signal::SS_DISABLE;
+    task.rseq = None;
+    task.robust_list = (0, 0);
+    task.clear_child_tid = 0;
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! The sandbox's processes: pids, parents, exit statuses waiting to be
+//! reaped, and the inbox through which each is signalled. Shared by every
+//! task's host thread.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use super::inbox::SignalInbox;
+use super::siginfo::SigInfo;
+use super::ExitStatus;
+use crate::errno::Errno;
+
+/// The first process of the sandbox; orphans are re-parented to it.
+pub const INIT_PID: i32 = 1;
+
+struct Proc {
+    ppid: i32,
+    inbox: Arc<SignalInbox>,
+    uid: u32,
+    /// Set when the process has exited and is waiting for `wait4`.
+    zombie: Option<ExitStatus>,
+}
+
+pub struct ProcessTable {
+    procs: Mutex<(i32, BTreeMap<i32, Proc>)>,
+    max_processes: usize,
+}
+
+/// si_code values of SIGCHLD.
+const CLD_EXITED: i32 = 1;
+const CLD_KILLED: i32 = 2;
+
+impl ProcessTable {
+    pub fn new(max_processes: usize) -> Arc<Self> {
+        Arc::new(ProcessTable {
+            procs: Mutex::new((INIT_PID, BTreeMap::new())),
+            max_processes,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (i32, BTreeMap<i32, Proc>)> {
+        self.procs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Add a process with parent `ppid` (0 for the first); returns its pid,
+    /// or EAGAIN past the sandbox's process limit.
+    pub fn add(&self, ppid: i32, inbox: Arc<SignalInbox>, uid: u32) -> Result<i32, Errno> {
+        let mut g = self.lock();
+        if g.1.len() >= self.max_processes {
+            return Err(Errno::EAGAIN);
+        }
+        let mut pid = g.0;
+        while g.1.contains_key(&pid) {
+            pid = if pid >= (1 << 22) {
+                INIT_PID + 1
+            } else {
+                pid + 1
+            };
+        }
+        g.0 = pid + 1;
+        g.1.insert(
+            pid,
+            Proc {
+                ppid,
+                inbox,
+                uid,
+                zombie: None,
+            },
+        );
+        Ok(pid)
+    }
+
+    pub fn ppid(&self, pid: i32) -> i32 {
+        self.lock().1.get(&pid).map_or(0, |p| p.ppid)
+    }
+
+    /// The inbox of live process `pid`.
+    pub fn inbox(&self, pid: i32) -> Option<Arc<SignalInbox>> {
+        self.lock()
+            .1
+            .get(&pid)
+            .filter(|p| p.zombie.is_none())
+            .map(|p| p.inbox.clone())
+    }
+
+    /// Every live pid.
+    pub fn pids(&self) -> Vec<i32> {
+        self.lock()
+            .1
+            .iter()
+            .filter(|(_, p)| p.zombie.is_none())
+            .map(|(&pid, _)| pid)
+            .collect()
+    }
+
+    /// Process `pid` exited: keep its status for its parent, hand its
+    /// children to init, and tell the parent with SIGCHLD.
+    pub fn exit(&self, pid: i32, status: ExitStatus) {
+        let mut g = self.lock();
+        let Some(p) = g.1.get_mut(&pid) else { return };
+        p.zombie = Some(status);
+        let (ppid, uid) = (p.ppid, p.uid);
+        let mut orphan_zombies = false;
+        for child in g.1.values_mut().filter(|c| c.ppid == pid) {
+            child.ppid = INIT_PID;
+            orphan_zombies |= child.zombie.is_some();
+        }
+        let parent =
+            g.1.get(&ppid)
+                .filter(|p| p.zombie.is_none())
+                .map(|p| p.inbox.clone());
+        let init = orphan_zombies
+            .then(|| g.1.get(&INIT_PID).map(|p| p.inbox.clone()))
+            .flatten();
+        drop(g);
+        let (code, value) = match status {
+            ExitStatus::Exited(c) => (CLD_EXITED, i64::from(c)),
+            ExitStatus::Signaled(s) => (CLD_KILLED, i64::from(s)),
+        };
+        let mut info = SigInfo::from_sender(libc::SIGCHLD, code, pid, uid);
+        info.fields[1] = value as u64;
+        match parent {
+            Some(inbox) => inbox.post(info),
+            // No parent left to reap it.
+            None => {
+                self.lock().1.remove(&pid);
+            }
+        }
+        if let Some(init) = init {
+            init.post(info);
+        }
+    }
+
+    /// For `wait4`: reap a child of `parent` matching `want` (-1 or 0: any,
+    /// else that pid). `Ok(None)` if matching children exist but none has
+    /// exited; ECHILD if there are none.
+    pub fn reap(&self, parent: i32, want: i32) -> Result<Option<(i32, ExitStatus)>, Errno> {
+        let mut g = self.lock();
+        let matches = |pid: i32, p: &Proc| p.ppid == parent && (want <= 0 || want == pid);
+        let mut any = false;
+        let mut found = None;
+        for (&pid, p) in g.1.iter() {
+            if matches(pid, p) {
+                any = true;
+                if let Some(s) = p.zombie {
+                    found = Some((pid, s));
+                    break;
+                }
+            }
+        }
+        if let Some((pid, _)) = found {
+            g.1.remove(&pid);
+        }
+        match (found, any) {
+            (Some(f), _) => Ok(Some(f)),
+            (None, true) => Ok(None),
+            (None, false) => Err(Errno::ECHILD),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_are_reaped_once_and_orphans_go_to_init() {
+        let t = ProcessTable::new(8);
+        let init = t.add(0, Arc::default(), 0).unwrap();
+        assert_eq!(init, INIT_PID);
+        let a = t.add(init, Arc::default(), 0).unwrap();
+        let b = t.add(a, Arc::default(), 0).unwrap();
+        assert_eq!(t.reap(init, -1), Ok(None));
+        t.exit(a, ExitStatus::Exited(3));
+        assert_eq!(t.ppid(b), INIT_PID);
+        assert_eq!(t.reap(init, a), Ok(Some((a, ExitStatus::Exited(3)))));
+        assert_eq!(t.reap(init, a), Err(Errno::ECHILD));
+        t.exit(b, ExitStatus::Signaled(9));
+        assert_eq!(t.reap(init, -1), Ok(Some((b, ExitStatus::Signaled(9)))));
+        assert_eq!(t.reap(init, -1), Err(Errno::ECHILD));
+    }
+
+    #[test]
+    fn the_process_limit_is_enforced() {
+        let t = ProcessTable::new(2);
+        t.add(0, Arc::default(), 0).unwrap();
+        t.add(1, Arc::default(), 0).unwrap();
+        assert_eq!(t.add(1, Arc::default(), 0), Err(Errno::EAGAIN));
+    }
+}

@@ -1,0 +1,59 @@
+//! Processes: fork, wait, execve (of programs and #! scripts), pipes
+//! between processes, and busybox shell scripts that fork.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+use crate::harness::{assert_same_as_native, case_dir, guest, Run};
+
+#[test]
+fn fork_wait_and_exec() {
+    let dir = case_dir("fork_exec");
+    let script = dir.join("script.sh");
+    let program = guest("fork_exec");
+    fs::write(&script, format!("#!{} exec-child\n", program.display())).unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let native = assert_same_as_native(&Run::new(&program).args([script.to_str().unwrap()]));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "child sees its parent: yes",
+        "exit status 7",
+        "killed by signal 15",
+        "parent read: through the pipe",
+        "exec'd child exit status 42",
+        "script exit status 42",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}
+
+#[test]
+fn busybox_shell_pipelines_and_subshells() {
+    let dir = case_dir("busybox_pipelines");
+    let data = dir.join("data.txt");
+    fs::write(&data, "pear\napple\nfig\napple\n").unwrap();
+    let script = format!(
+        "bb=/bin/busybox; $bb cat {d} | $bb sort | $bb uniq -c | $bb sort -rn | $bb head -1; \
+         x=$($bb wc -l < {d}); echo \"lines: $x\"; \
+         (exit 5); echo \"status $?\"; \
+         for i in 1 2 3; do echo $i; done | $bb tail -1",
+        d = data.display()
+    );
+    let native = assert_same_as_native(&Run::new("/bin/busybox").args(["sh", "-c", &script]));
+    assert_eq!(native.status, 0, "{native}");
+    assert!(native.stdout_text().contains("lines: 4"), "{native}");
+}
+
+#[test]
+fn process_limit_stops_a_fork_bomb() {
+    for platform in crate::harness::available_platforms() {
+        let out = Run::new(guest("fork_bomb")).rvisor(platform, &["--max-processes", "16"]);
+        assert_eq!(out.status, 0, "{platform}: {out}");
+        assert_eq!(
+            out.stdout_text(),
+            "forked 15 children, then: Resource temporarily unavailable\nreaped 15 killed children\n",
+            "{platform}: {out}"
+        );
+    }
+}
