@@ -72,6 +72,7 @@ errnos!(
     ETIMEDOUT,
     ENOTSOCK,
     ECONNREFUSED,
+    ELIBBAD,
 );
 
 /// Kernel-internal codes a blocking call returns when a signal interrupts

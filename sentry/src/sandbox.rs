@@ -7,7 +7,7 @@ use std::sync::Arc;
 use vmm::{MemoryFile, Platform};
 
 use crate::errno::Errno;
-use crate::kernel::exec::{load_program, set_identity, ProgramError};
+use crate::kernel::exec::{load_program, set_identity, Interpreter, ProgramError};
 use crate::kernel::process_table::{ProcessTable, INIT_PID};
 use crate::kernel::run::{run, RunError};
 use crate::kernel::task::{RLimit, RLIM_NLIMITS};
@@ -221,6 +221,21 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
     let FoundProgram { execfn, exe } = find_program(&fs, &cfg.program, &cfg.envp)?;
     let display = String::from_utf8_lossy(&cfg.program).into_owned();
     let elf = parse_elf(&exe.bytes).map_err(|e| SandboxError::BadImage(display.clone(), e))?;
+    let interp_file = match &elf.interp {
+        Some(path) => {
+            let bad = |why: String| {
+                let name = String::from_utf8_lossy(path).into_owned();
+                SandboxError::BadImage(
+                    display.clone(),
+                    LoadError::Dynamic(format!("{name}: {why}")),
+                )
+            };
+            let ld = fs.open_executable(path).map_err(|e| bad(e.to_string()))?;
+            let ld_elf = parse_elf(&ld.bytes).map_err(|e| bad(e.to_string()))?;
+            Some((ld.bytes, ld_elf))
+        }
+        None => None,
+    };
 
     let mf = Arc::new(
         MemoryFile::new(MEMORY_FILE_SIZE).map_err(|e| SandboxError::Setup(e.to_string()))?,
@@ -239,10 +254,14 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
         execfn: &execfn,
         creds,
     };
-    let loaded = load_program(platform.as_ref(), &exe.bytes, &elf, &spec).map_err(|e| match e {
-        ProgramError::Load(e) => SandboxError::BadImage(display.clone(), e),
-        ProgramError::Platform(e) => perr(e),
-    })?;
+    let interp = interp_file
+        .as_ref()
+        .map(|(bytes, elf)| Interpreter { bytes, elf });
+    let loaded =
+        load_program(platform.as_ref(), &exe.bytes, &elf, interp, &spec).map_err(|e| match e {
+            ProgramError::Load(e) => SandboxError::BadImage(display.clone(), e),
+            ProgramError::Platform(e) => perr(e),
+        })?;
 
     let procs = ProcessTable::new(cfg.max_processes);
     let fds = FdTable::with_host_stdio();

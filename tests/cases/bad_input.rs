@@ -66,16 +66,6 @@ fn elf32_is_refused() {
 }
 
 #[test]
-fn dynamic_elf_is_refused() {
-    let dir = case_dir("bad_dynamic");
-    let program = guest("hello_dynamic");
-    let bytes = fs::read(&program).unwrap();
-    let elf = goblin::elf::Elf::parse(&bytes).unwrap();
-    assert!(elf.interpreter.is_some(), "hello_dynamic should need ld.so");
-    assert_refused(&program, &dir, 126);
-}
-
-#[test]
 fn missing_program_is_127() {
     let dir = case_dir("bad_missing");
     assert_refused(Path::new("/nonexistent/program"), &dir, 127);

@@ -57,3 +57,29 @@ fn process_limit_stops_a_fork_bomb() {
         );
     }
 }
+
+#[test]
+fn dynamically_linked_programs_run_through_their_interpreter() {
+    let program = guest("hello_dynamic");
+    let bytes = fs::read(&program).unwrap();
+    let elf = goblin::elf::Elf::parse(&bytes).unwrap();
+    assert!(elf.interpreter.is_some(), "hello_dynamic should need ld.so");
+    let native = assert_same_as_native(&Run::new(&program));
+    assert_eq!(native.status, 0, "{native}");
+}
+
+#[test]
+fn host_bash_runs_a_script_with_pipelines() {
+    let dir = case_dir("bash_script");
+    let data = dir.join("words.txt");
+    fs::write(&data, "b\na\nc\na\n").unwrap();
+    let script = format!(
+        "set -e; n=$(sort -u {d} | wc -l); echo \"unique: $n\"; \
+         for w in $(sort {d}); do printf '%s,' \"$w\"; done; echo; \
+         ( cd / && pwd ); trap 'echo bye' EXIT; false || echo recovered",
+        d = data.display()
+    );
+    let native = assert_same_as_native(&Run::new("/bin/bash").args(["-c", &script]));
+    assert_eq!(native.status, 0, "{native}");
+    assert!(native.stdout_text().contains("unique: 3"), "{native}");
+}

@@ -7,7 +7,9 @@ use vmm::{Platform, Regs};
 
 use super::Task;
 use crate::errno::Errno;
-use crate::loader::{build_stack, load_elf, parse_elf, ElfInfo, LoadError, StackSpec};
+use crate::loader::{
+    build_stack, load_elf, load_interpreter, parse_elf, ElfInfo, LoadError, StackSpec,
+};
 use crate::mm::{Layout, MemoryManager};
 use crate::vfs::procfs::ImageLayout;
 
@@ -26,23 +28,38 @@ pub enum ProgramError {
     Platform(#[from] vmm::PlatformError),
 }
 
-/// Map `bytes` (parsed as `elf`) and its initial stack into a new address
-/// space of `platform`.
+/// The program interpreter (ld.so) of a dynamically linked program.
+pub struct Interpreter<'a> {
+    pub bytes: &'a [u8],
+    pub elf: &'a ElfInfo,
+}
+
+/// Map `bytes` (parsed as `elf`), its interpreter if it has one, and its
+/// initial stack into a new address space of `platform`.
 pub fn load_program(
     platform: &dyn Platform,
     bytes: &[u8],
     elf: &ElfInfo,
+    interp: Option<Interpreter<'_>>,
     spec: &StackSpec,
 ) -> Result<LoadedProgram, ProgramError> {
     let asp = platform.new_address_space()?;
     let layout = Layout::for_max_address(platform.max_user_address());
     let mut mm = MemoryManager::new(platform.memory_file().clone(), asp, layout);
-    let image = load_elf(&mut mm, bytes, elf)?;
+    let mut image = load_elf(&mut mm, bytes, elf)?;
     mm.set_brk_start(image.end);
+    // With an interpreter, it runs first and finds the program through
+    // the auxiliary vector (AT_PHDR, AT_ENTRY, AT_BASE).
+    let mut start = image.entry;
+    if let Some(i) = interp {
+        let ld = load_interpreter(&mut mm, i.bytes, i.elf)?;
+        image.interp_base = ld.bias;
+        start = ld.entry;
+    }
     let stack = build_stack(&mut mm, &image, spec)?;
     Ok(LoadedProgram {
         mm,
-        regs: Regs::new_user(image.entry, stack.rsp),
+        regs: Regs::new_user(start, stack.rsp),
         layout: ImageLayout {
             start_stack: stack.rsp,
             arg_start: stack.args.0,
@@ -115,17 +132,23 @@ pub fn execve(
         execfn = interp;
     }
     let elf = parse_elf(&exe.bytes).map_err(|_| Errno::ENOEXEC)?;
+    let ld = match &elf.interp {
+        Some(path) => Some(read_interpreter(task, path)?),
+        None => None,
+    };
+    let interp = ld.as_ref().map(|(bytes, elf)| Interpreter { bytes, elf });
     let spec = StackSpec {
         argv: &argv,
         envp: &envp,
         execfn: &execfn,
         creds: task.creds,
     };
-    let loaded = load_program(platform.as_ref(), &exe.bytes, &elf, &spec).map_err(|e| match e {
-        ProgramError::Load(LoadError::Memory(errno)) => errno,
-        ProgramError::Load(_) => Errno::ENOEXEC,
-        ProgramError::Platform(_) => Errno::ENOMEM,
-    })?;
+    let loaded =
+        load_program(platform.as_ref(), &exe.bytes, &elf, interp, &spec).map_err(|e| match e {
+            ProgramError::Load(LoadError::Memory(errno)) => errno,
+            ProgramError::Load(_) => Errno::ENOEXEC,
+            ProgramError::Platform(_) => Errno::ENOMEM,
+        })?;
 
     // Past the point of no return: the old image is gone.
     task.mm = loaded.mm;
@@ -144,4 +167,12 @@ pub fn execve(
     task.robust_list = (0, 0);
     task.clear_child_tid = 0;
     Ok(())
+}
+
+/// Read and check the interpreter a program names (ELIBBAD if it is not a
+/// loadable shared object).
+pub fn read_interpreter(task: &Task, path: &[u8]) -> Result<(Vec<u8>, ElfInfo), Errno> {
+    let exe = task.fs.open_executable(path)?;
+    let elf = parse_elf(&exe.bytes).map_err(|_| Errno::ELIBBAD)?;
+    Ok((exe.bytes, elf))
 }

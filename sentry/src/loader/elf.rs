@@ -21,6 +21,11 @@ pub struct LoadedImage {
     pub exec_stack: bool,
     /// First address after the image: where the program break starts.
     pub end: u64,
+    /// What was added to the file's addresses (the load base of a PIE or
+    /// an interpreter; 0 for ET_EXEC).
+    pub bias: u64,
+    /// Where the program interpreter was loaded (AT_BASE), 0 if none.
+    pub interp_base: u64,
 }
 
 fn perms_of(flags: u32) -> Access {
@@ -58,9 +63,12 @@ pub struct ElfInfo {
     phent: u64,
     phnum: u64,
     exec_stack: bool,
+    /// The program interpreter (PT_INTERP) a dynamically linked program
+    /// names, to be loaded beside it.
+    pub interp: Option<Vec<u8>>,
 }
 
-/// Check that `bytes` is a static x86-64 executable rvisor can run.
+/// Check that `bytes` is an x86-64 executable rvisor can run.
 pub fn parse_elf(bytes: &[u8]) -> Result<ElfInfo, LoadError> {
     if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
         return Err(LoadError::NotElf);
@@ -80,17 +88,19 @@ pub fn parse_elf(bytes: &[u8]) -> Result<ElfInfo, LoadError> {
         ET_DYN => true,
         t => return Err(LoadError::WrongType(t)),
     };
-    if let Some(ph) = elf.program_headers.iter().find(|p| p.p_type == PT_INTERP) {
-        let name = bytes
-            .get(ph.p_offset as usize..ph.p_offset.saturating_add(ph.p_filesz) as usize)
-            .map(|s| {
-                String::from_utf8_lossy(s)
-                    .trim_end_matches('\0')
-                    .to_string()
-            })
-            .unwrap_or_default();
-        return Err(LoadError::Dynamic(name));
-    }
+    let interp = match elf.program_headers.iter().find(|p| p.p_type == PT_INTERP) {
+        Some(ph) => {
+            let raw = bytes
+                .get(ph.p_offset as usize..ph.p_offset.saturating_add(ph.p_filesz) as usize)
+                .ok_or_else(|| LoadError::Malformed("PT_INTERP lies outside the file".into()))?;
+            let name: Vec<u8> = raw.iter().copied().take_while(|&c| c != 0).collect();
+            if name.is_empty() {
+                return Err(LoadError::Malformed("empty PT_INTERP".into()));
+            }
+            Some(name)
+        }
+        None => None,
+    };
     let segments: Vec<Segment> = elf
         .program_headers
         .iter()
@@ -141,6 +151,7 @@ pub fn parse_elf(bytes: &[u8]) -> Result<ElfInfo, LoadError> {
         phdr,
         phent: u64::from(elf.header.e_phentsize),
         phnum: u64::from(elf.header.e_phnum),
+        interp,
         exec_stack: elf
             .program_headers
             .iter()
@@ -154,6 +165,48 @@ pub fn load_elf(
     bytes: &[u8],
     info: &ElfInfo,
 ) -> Result<LoadedImage, LoadError> {
+    let base = mm.layout().pie_base;
+    load_elf_at(mm, bytes, info, base)
+}
+
+/// Load a program interpreter (ld.so): position independent, placed in a
+/// free part of the address space like any mapping without a hint.
+pub fn load_interpreter(
+    mm: &mut MemoryManager,
+    bytes: &[u8],
+    info: &ElfInfo,
+) -> Result<LoadedImage, LoadError> {
+    if !info.pie || info.interp.is_some() {
+        return Err(LoadError::Malformed(
+            "the interpreter is not a shared object".into(),
+        ));
+    }
+    let lo = info
+        .segments
+        .iter()
+        .map(|s| page_align_down(s.vaddr))
+        .min()
+        .unwrap_or(0);
+    let hi = info
+        .segments
+        .iter()
+        .map(|s| s.vaddr.saturating_add(s.memsz))
+        .max()
+        .unwrap_or(0);
+    let span = hi.saturating_sub(lo);
+    // Reserve the span to pick its place; loading then maps over it.
+    let base = mm.map_anon(Placement::Hint(0), span, Access::empty(), VmaKind::Anon)?;
+    load_elf_at(mm, bytes, info, base)
+}
+
+/// Load with position-independent images placed so their lowest page is
+/// at `base`.
+fn load_elf_at(
+    mm: &mut MemoryManager,
+    bytes: &[u8],
+    info: &ElfInfo,
+    base: u64,
+) -> Result<LoadedImage, LoadError> {
     let lowest = info
         .segments
         .iter()
@@ -161,7 +214,7 @@ pub fn load_elf(
         .min()
         .unwrap_or(0);
     let bias = if info.pie {
-        mm.layout().pie_base.wrapping_sub(lowest)
+        base.wrapping_sub(lowest)
     } else {
         0
     };
@@ -208,5 +261,7 @@ pub fn load_elf(
         phnum: info.phnum,
         exec_stack: info.exec_stack,
         end: mapped_to,
+        bias,
+        interp_base: 0,
     })
 }

@@ -4,7 +4,7 @@
 mod elf;
 mod stack;
 
-pub use elf::{load_elf, parse_elf, ElfInfo, LoadedImage};
+pub use elf::{load_elf, load_interpreter, parse_elf, ElfInfo, LoadedImage};
 pub use stack::{build_stack, InitialStack, StackSpec};
 
 use crate::errno::Errno;
@@ -22,7 +22,7 @@ pub enum LoadError {
     WrongMachine(u16),
     #[error("ELF file is neither an executable nor a static-PIE (type {0})")]
     WrongType(u16),
-    #[error("dynamically linked programs are not supported yet (interpreter {0})")]
+    #[error("cannot use the program interpreter {0}")]
     Dynamic(String),
     #[error("cannot set up guest memory: {0}")]
     Memory(Errno),

@@ -109,7 +109,7 @@ pub fn build_stack(
         (AT_PHENT, image.phent),
         (AT_PHNUM, image.phnum),
         (AT_PAGESZ, vmm::PAGE_SIZE),
-        (AT_BASE, 0),
+        (AT_BASE, image.interp_base),
         (AT_FLAGS, 0),
         (AT_ENTRY, image.entry),
         (AT_UID, u64::from(spec.creds.uid)),

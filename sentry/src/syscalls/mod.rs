@@ -3,6 +3,7 @@
 //! (number, handler) pairs; anything absent returns ENOSYS, logged once.
 
 mod fs;
+mod futex;
 mod info;
 mod mm;
 pub mod names;
@@ -40,6 +41,7 @@ fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
         let mut t = [None; MAX_SYSCALL];
         for group in [
             fs::TABLE,
+            futex::TABLE,
             info::TABLE,
             mm::TABLE,
             process::TABLE,
