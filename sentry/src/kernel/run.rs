@@ -80,6 +80,11 @@ pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunErro
                     task.exit_status = Some(ExitStatus::Signaled(libc::SIGKILL));
                 }
                 Err(e) => {
+                    tracing::debug!(
+                        "pid {}: {e:?} fault at {addr:#x} ({access:?}) from {:#x}",
+                        task.tgid,
+                        task.regs.rip
+                    );
                     let code = if e == FaultError::Unmapped {
                         SEGV_MAPERR
                     } else {
@@ -94,6 +99,11 @@ pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunErro
                 }
             },
             Event::Exception { vector, code, addr } => {
+                tracing::debug!(
+                    "pid {}: exception {vector:?} at {:#x}",
+                    task.tgid,
+                    task.regs.rip
+                );
                 let info = signal_for(vector, addr, task.regs.rip);
                 let trap = TrapInfo {
                     trapno: u64::from(vector.0),

@@ -19,6 +19,7 @@ use crate::platform::{
 
 use super::address_space::KvmAddressSpace;
 use super::kick::{install_handler, KickState, KvmInterrupter};
+use super::layout_r0::TEXT_BASE;
 use super::machine::{kvm_err, Machine};
 use super::trap::{self, Trap};
 use super::vcpu::Vcpu;
@@ -238,8 +239,12 @@ fn run_loop(v: &mut Vcpu, kick: &KickState, regs: &mut Regs) -> Result<Event> {
                 if !kick.pending.load(Ordering::SeqCst) {
                     continue;
                 }
-                if v.sregs().cs.dpl != 3 {
-                    // In ring0: let it reach its exit (or user mode) first.
+                if v.sregs().cs.dpl != 3 || v.regs().rip == ring0::entry::lstar(TEXT_BASE) {
+                    // In ring0, or caught between a user `syscall` and the
+                    // fault that fetching at LSTAR raises on hosts where
+                    // SYSCALL stays at CPL 3 (the registers then hold the
+                    // syscall's state, not user state): let it reach its
+                    // exit first.
                     continue;
                 }
                 kick.pending.store(false, Ordering::SeqCst);
