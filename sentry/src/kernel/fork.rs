@@ -25,7 +25,6 @@ struct ChildStart {
 /// A child task's state before it has memory: copied from the parent.
 struct ChildTemplate {
     pid: i32,
-    ppid: i32,
     fds: crate::vfs::FdTable,
     fs: crate::vfs::FsContext,
     signals: SignalState,
@@ -52,7 +51,6 @@ impl ChildTemplate {
     ) -> Self {
         ChildTemplate {
             pid,
-            ppid: parent.tgid,
             fds: parent.fds.clone(),
             fs: parent.fs.clone(),
             signals: parent.signals.for_child(),
@@ -81,7 +79,6 @@ impl ChildTemplate {
             self.creds,
             self.exe.as_bytes(),
         );
-        t.ppid = self.ppid;
         t.signals = self.signals;
         t.inbox = self.inbox;
         t.procs = self.procs;

@@ -80,7 +80,8 @@ impl ProcSource for Task {
         }
         Some(ProcessInfo {
             tgid: self.tgid,
-            ppid: self.ppid,
+            // The table follows re-parenting to init.
+            ppid: self.procs.ppid(self.tgid),
             tids: vec![self.tid],
             comm: self.comm.clone(),
             state: b'R',

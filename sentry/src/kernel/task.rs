@@ -70,7 +70,6 @@ pub struct Rseq {
 pub struct Task {
     pub tid: i32,
     pub tgid: i32,
-    pub ppid: i32,
     pub regs: Regs,
     pub mm: MemoryManager,
     pub fds: FdTable,
@@ -133,7 +132,6 @@ impl Task {
         Task {
             tid,
             tgid: tid,
-            ppid: 0,
             regs,
             mm,
             fds,
