@@ -64,13 +64,11 @@ pub const fn sanitize_user_rflags(flags: u64) -> u64 {
     (flags & USER_RFLAGS_MUTABLE) | USER_RFLAGS
 }
 
-/// Whether `addr` is canonical for 4-level paging (bits 63..47 all equal).
-/// Loading a non-canonical RIP with `sysretq`, or a non-canonical FS/GS base,
-/// faults in ring0, so the VMM checks these before it resumes a vCPU.
-pub const fn is_canonical(addr: u64) -> bool {
-    let top = addr >> 47;
-    top == 0 || top == 0x1_ffff
-}
+// Whether an address is canonical for 4-level paging: one definition,
+// the page tables'. Loading a non-canonical RIP with `sysretq`, or a
+// non-canonical FS/GS base, faults in ring0, so the VMM checks these
+// before it resumes a vCPU.
+pub use pagetables::is_canonical;
 
 impl Regs {
     /// Registers for a fresh 64-bit user thread starting at `rip` with stack `rsp`.
