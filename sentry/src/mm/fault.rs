@@ -4,7 +4,7 @@
 use vmm::Access;
 
 use super::{
-    page_align_down, platform_errno, FaultError, MemoryManager, Vma, VmaKind, FAULT_CHUNK,
+    backing_window, page_align_down, platform_errno, FaultError, MemoryManager, Vma, VmaKind,
     STACK_GROW_SLACK, STACK_LIMIT,
 };
 use crate::errno::Errno;
@@ -27,10 +27,7 @@ impl MemoryManager {
         }
         // Back the aligned window around the fault: sequential access then
         // traps once per window in either direction.
-        let lo = (addr & !(FAULT_CHUNK - 1)).max(start);
-        let hi = (addr & !(FAULT_CHUNK - 1))
-            .saturating_add(FAULT_CHUNK)
-            .min(vma.end);
+        let (lo, hi) = backing_window(addr, addr + 1, start, vma.end);
         self.back(lo, hi).map_err(|_| FaultError::OutOfMemory)
     }
 

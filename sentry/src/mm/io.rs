@@ -2,7 +2,7 @@
 
 use vmm::{Access, MemoryFile, PAGE_SIZE};
 
-use super::{MemoryManager, FAULT_CHUNK};
+use super::{backing_window, MemoryManager};
 use crate::errno::Errno;
 
 impl MemoryManager {
@@ -31,11 +31,7 @@ impl MemoryManager {
             let seg_end = end.min(vma.end);
             // Back the same aligned windows a guest fault would, so the
             // guest does not trap on neighbours of what the sentry touched.
-            let lo = (cur & !(FAULT_CHUNK - 1)).max(vstart);
-            let hi = seg_end
-                .checked_next_multiple_of(FAULT_CHUNK)
-                .unwrap_or(vma.end)
-                .min(vma.end);
+            let (lo, hi) = backing_window(cur, seg_end, vstart, vma.end);
             self.back(lo, hi)?;
             for (s, e, range) in self.pmas.pieces(cur, seg_end) {
                 f(&self.mf, s, range.offset, (e - s) as usize)?;

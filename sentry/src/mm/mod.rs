@@ -39,6 +39,18 @@ use crate::errno::Errno;
 /// How much backing a single fault creates: the aligned window around the
 /// faulting address.
 const FAULT_CHUNK: u64 = 2 << 20;
+
+/// The `FAULT_CHUNK`-aligned windows covering `[lo, hi)`, clipped to the
+/// VMA `[vma_start, vma_end)`: what a fault or a sentry access backs, so
+/// either traps at most once per window.
+fn backing_window(lo: u64, hi: u64, vma_start: u64, vma_end: u64) -> (u64, u64) {
+    let start = (lo & !(FAULT_CHUNK - 1)).max(vma_start);
+    let end = hi
+        .checked_next_multiple_of(FAULT_CHUNK)
+        .unwrap_or(vma_end)
+        .min(vma_end);
+    (start, end)
+}
 /// Largest stack the guest may grow to (RLIMIT_STACK default).
 pub const STACK_LIMIT: u64 = 8 << 20;
 /// How far below a faulting address a stack grows at once.
