@@ -81,8 +81,9 @@ impl Walk {
 }
 
 impl Vfs {
-    /// The overlay over host directory `root`, tmpfs on /tmp and devfs on
-    /// /dev (their mount points made in memory where the host has none).
+    /// The overlay over host directory `root`, tmpfs on /tmp (unless the
+    /// host's /tmp has files) and devfs on /dev (their mount points made in
+    /// memory where the host has none).
     pub fn new(root: &Path) -> Result<Arc<Self>, Errno> {
         let host = HostFs::new(root)?;
         let dev = FsKind::Overlay.dev();
@@ -93,9 +94,19 @@ impl Vfs {
             root,
             mounts: Mutex::new(Mounts::default()),
         });
-        let tmp_meta = Meta::new(libc::S_IFDIR | 0o1777, 0, 0);
-        let tmpfs = Inode::new_dir(FsKind::Tmpfs.dev(), tmp_meta, None);
-        vfs.mount_at(b"tmp", tmpfs)?;
+        // A fresh tmpfs hides whatever the host keeps in /tmp, so it is
+        // mounted only where that hides nothing (as gVisor does): where the
+        // host's /tmp has files, they stay visible through the overlay,
+        // whose writes never reach the host either.
+        if vfs
+            .host
+            .list_dir(b"/tmp")
+            .map_or(true, |entries| entries.is_empty())
+        {
+            let tmp_meta = Meta::new(libc::S_IFDIR | 0o1777, 0, 0);
+            let tmpfs = Inode::new_dir(FsKind::Tmpfs.dev(), tmp_meta, None);
+            vfs.mount_at(b"tmp", tmpfs)?;
+        }
         vfs.mount_at(b"dev", crate::vfs::devfs::new())?;
         // The host's /proc (which would describe the sentry) stays hidden.
         vfs.mount_at(b"proc", procfs::new_root())?;
