@@ -4,7 +4,9 @@
 //!
 //! The VMM copies [`entry_text`] into supervisor-only guest pages at the
 //! entry-text base (see [`crate::entry`] for the fixed layout) and points
-//! LSTAR and the IDT there; nothing is linked into the guest.
+//! LSTAR and the IDT there. linker/ring0.ld gives the code its own
+//! page-aligned `.ring0` section, so those pages hold nothing else of the
+//! binary.
 //!
 //! ring0 executes as few instructions as possible, because on PVM hosts
 //! every guest-supervisor instruction is emulated by the hypervisor (about
@@ -38,10 +40,8 @@ pub const PAGE_POINTER_SLOT: u64 = 16;
 
 #[cfg(target_arch = "x86_64")]
 core::arch::global_asm!(
-    ".pushsection .text.rvisor_ring0,\"ax\",@progbits",
+    ".pushsection .ring0.text,\"ax\",@progbits",
     ".balign 4096",
-    ".globl rvisor_ring0_start",
-    "rvisor_ring0_start:",
     // The SYSCALL entry at offset 0, for hosts where it runs at CPL 0: RSP
     // is the user's, GS the user's, KERNEL_GS_BASE the per-vCPU page.
     // Build the frame an exception from user mode would have built, then
@@ -86,8 +86,6 @@ core::arch::global_asm!(
     "movq %rax, %cr3",
     "popq %rax",
     "iretq",
-    ".globl rvisor_ring0_end",
-    "rvisor_ring0_end:",
     ".popsection",
     scratch = const vp::SCRATCH,
     rsp0 = const vp::TSS_RSP0,
@@ -98,13 +96,14 @@ core::arch::global_asm!(
 
 #[cfg(target_arch = "x86_64")]
 extern "C" {
-    static rvisor_ring0_start: u8;
+    /// Bounds of the `.ring0` output section (linker/ring0.ld).
+    static __rvisor_ring0_text_start: u8;
+    static __rvisor_ring0_text_end: u8;
     static rvisor_ring0_vectors: u8;
     static rvisor_ring0_vectors_end: u8;
     static rvisor_ring0_syscall_hlt: u8;
     static rvisor_ring0_iret: u8;
     static rvisor_ring0_flush_iret: u8;
-    static rvisor_ring0_end: u8;
 }
 
 /// ring0's entry text and where its parts sit in it.
@@ -130,11 +129,12 @@ pub struct EntryText {
 /// The entry text as assembled into this binary.
 #[cfg(target_arch = "x86_64")]
 pub fn entry_text() -> EntryText {
-    let start = &raw const rvisor_ring0_start as usize;
+    let start = &raw const __rvisor_ring0_text_start as usize;
     let at = |p: *const u8| (p as usize - start) as u64;
-    let len = &raw const rvisor_ring0_end as usize - start;
-    // SAFETY: the symbols delimit one contiguous block of code in this
-    // binary's read-only text section, which lives as long as the program.
+    let len = &raw const __rvisor_ring0_text_end as usize - start;
+    // SAFETY: linker/ring0.ld defines the two symbols around the `.ring0`
+    // output section, one contiguous block of read-only code in this
+    // binary that lives as long as the program.
     let bytes = unsafe { core::slice::from_raw_parts(start as *const u8, len) };
     EntryText {
         bytes,
@@ -157,7 +157,9 @@ mod tests {
         assert_eq!(t.vectors_offset, entry::VECTOR_STUBS_OFFSET);
         assert_eq!(t.vectors_end, entry::ENTRY_TEXT_END);
         assert_eq!(t.iret_offset, t.vectors_end);
-        assert!(t.bytes.len() < 0x3000);
+        // linker/ring0.ld pads the section to whole pages.
+        assert!(t.bytes.len() <= 0x3000);
+        assert_eq!(t.bytes.len() % 4096, 0);
         // Every vector stub is `hlt; jmp` back to it.
         for v in 0..256 {
             let stub = &t.bytes[(t.vectors_offset + 16 * v) as usize..][..3];

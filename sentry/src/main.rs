@@ -61,7 +61,8 @@ fn run(args: RunArgs) -> Result<u8> {
 fn platforms() -> u8 {
     for kind in PlatformKind::all() {
         match probe_platform(kind) {
-            Ok(()) => println!("{}: available", kind.name()),
+            Ok(detail) if detail.is_empty() => println!("{}: available", kind.name()),
+            Ok(detail) => println!("{}: available ({detail})", kind.name()),
             Err(why) => println!("{}: unavailable ({why})", kind.name()),
         }
     }

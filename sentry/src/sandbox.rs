@@ -38,13 +38,12 @@ impl PlatformKind {
         [PlatformKind::Kvm, PlatformKind::Ptrace]
     }
 
-    /// The order in which `rvisor run` tries platforms when none is named.
-    /// ptrace comes first for now: on our PVM hosts the kvm platform still
-    /// costs ~5x ptrace per system call and much more per unmap (it flushes
-    /// all shadow page tables), so it becomes the default once it meets its
-    /// targets.
+    /// The order in which `rvisor run` tries platforms when none is named:
+    /// KVM wherever `/dev/kvm` works, ptrace otherwise. (On nested PVM hosts
+    /// ptrace is the cheaper of the two per system call; `rvisor platforms`
+    /// says so and `--platform ptrace` picks it.)
     pub fn default_order() -> [PlatformKind; 2] {
-        [PlatformKind::Ptrace, PlatformKind::Kvm]
+        [PlatformKind::Kvm, PlatformKind::Ptrace]
     }
 }
 
@@ -117,8 +116,10 @@ fn first_working_platform(mf: &Arc<MemoryFile>) -> Result<Arc<dyn Platform>, San
     Err(last.unwrap_or(SandboxError::Setup("no platform".into())))
 }
 
-/// Check that platform `kind` can run guests here; `Err` says why not.
-pub fn probe_platform(kind: PlatformKind) -> Result<(), String> {
+/// Check that platform `kind` can run guests here: `Ok` says what the
+/// host offers it (empty if nothing worth saying), `Err` why it cannot.
+pub fn probe_platform(kind: PlatformKind) -> Result<String, String> {
+    let mut detail = String::new();
     if kind == PlatformKind::Kvm {
         let host = vmm::kvm::probe().map_err(|e| e.to_string())?;
         tracing::info!("kvm: {host}");
@@ -127,10 +128,12 @@ pub fn probe_platform(kind: PlatformKind) -> Result<(), String> {
         {
             return Err(format!("system calls cannot be caught here; host: {host}"));
         }
+        detail = host.to_string();
     }
     let mf = Arc::new(MemoryFile::new(1 << 20).map_err(|e| e.to_string())?);
     let p = create_platform(kind, mf).map_err(|e| e.to_string())?;
-    p.new_address_space().map(drop).map_err(|e| e.to_string())
+    p.new_address_space().map_err(|e| e.to_string())?;
+    Ok(detail)
 }
 
 /// The guest's initial working directory: the caller's, if it lies inside

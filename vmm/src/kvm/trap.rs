@@ -109,9 +109,24 @@ pub(super) fn cr2(v: &mut Vcpu) -> u64 {
     v.sregs().cr2
 }
 
-/// Points the vCPU (stopped in ring0) at an `iretq` to `regs`, flushing
-/// the TLB first if `flush`.
+/// Sends the vCPU (stopped in ring0) back to user mode at `regs`: directly
+/// through staged registers for 64-bit code, else through ring0's `iretq`
+/// (which first reloads CR3 to flush the TLB if `flush`).
 pub(super) fn prepare_return(v: &mut Vcpu, regs: &Regs, flush: bool) -> Result<()> {
+    if !flush
+        && regs.cs == u64::from(v.user_cs.selector)
+        && regs.ss == u64::from(v.user_ss.selector)
+    {
+        // Staging the user segments with the registers returns to user
+        // mode without running ring0 at all: on PVM hosts an emulated
+        // `iretq` costs ~3 µs more than KVM taking the staged state.
+        let (cs, ss) = (v.user_cs, v.user_ss);
+        let s = v.stage_sregs();
+        s.cs = cs;
+        s.ss = ss;
+        v.stage_regs(kvm_regs_from(regs, regs.rip, regs.rsp, regs.eflags));
+        return Ok(());
+    }
     let frame = [regs.rip, regs.cs, regs.eflags, regs.rsp, regs.ss];
     let rsp = v.rsp0 - 8 * frame.len() as u64;
     let gpa = v

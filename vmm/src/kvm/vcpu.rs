@@ -43,6 +43,10 @@ pub(super) struct Vcpu {
     /// The vCPU stopped in user mode (a signal interrupted KVM_RUN), not at
     /// ring0's exit; it resumes with staged general registers.
     pub(super) parked_in_user: bool,
+    /// User code and stack segments, for returning to user mode by
+    /// staging them instead of executing an emulated `iretq`.
+    pub(super) user_cs: kvm_segment,
+    pub(super) user_ss: kvm_segment,
 }
 
 fn segment(s: Segment) -> kvm_segment {
@@ -86,6 +90,10 @@ impl Vcpu {
         s.cs = seg(gdt::KERNEL_CS)?;
         s.ss = seg(gdt::KERNEL_DS)?;
         let user_data = seg(gdt::USER_DS)?;
+        let mut user_cs = seg(gdt::USER_CS)?;
+        user_cs.selector = gdt::USER_CS;
+        let mut user_ss = user_data;
+        user_ss.selector = gdt::USER_DS;
         (s.ds, s.es, s.fs, s.gs) = (user_data, user_data, user_data, user_data);
         s.tr = segment(page.gdt.task_register());
         s.gdt.base = page.gdt_base();
@@ -153,6 +161,8 @@ impl Vcpu {
             fs_base: 0,
             gs_base: 0,
             parked_in_user: false,
+            user_cs,
+            user_ss,
         })
     }
 
