@@ -11,6 +11,7 @@ use crate::kernel::exec::{load_program, set_identity, Interpreter, ProgramError}
 use crate::kernel::process_table::{ProcessTable, INIT_PID};
 use crate::kernel::run::{run, RunError};
 use crate::kernel::task::{RLimit, RLIM_NLIMITS};
+use crate::kernel::thread::end_thread;
 use crate::kernel::{Credentials, ExitStatus, Task};
 use crate::loader::{parse_elf, LoadError, StackSpec};
 use crate::vfs::open::Executable;
@@ -283,5 +284,10 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
         .unwrap_or_default();
     task.strace = cfg.strace;
     let mut ctx = platform.new_context().map_err(perr)?;
-    Ok(run(&mut task, ctx.as_mut())?)
+    let status = run(&mut task, ctx.as_mut())?;
+    Ok(match end_thread(&mut task, status) {
+        Some(status) => status,
+        // Another thread's execve took the process over; it reports.
+        None => task.group.wait_final(),
+    })
 }

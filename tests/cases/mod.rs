@@ -10,4 +10,5 @@ mod procfs;
 mod root;
 mod signals;
 mod strace;
+mod threads;
 mod writable_fs;

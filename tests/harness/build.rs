@@ -62,6 +62,13 @@ fn build_all() -> PathBuf {
             output: out_dir.join(output),
         });
     }
+    // glibc's threads use clone3, robust lists and rseq, unlike musl's.
+    jobs.push(Job {
+        compiler: "gcc",
+        extra_flags: &["-static", "-pthread"],
+        source: Path::new(SOURCE_DIR).join("threads.c"),
+        output: out_dir.join("threads_glibc"),
+    });
 
     // Every guest includes the shared headers, so they date every output.
     let headers_changed = sources_with_extension("h")

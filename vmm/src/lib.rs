@@ -12,7 +12,7 @@ pub mod ptrace;
 
 pub use memfile::{FileRange, MemoryFile, MemoryFileError};
 pub use platform::{
-    Access, AddressSpace, Context, Event, Interrupter, Platform, PlatformError, Result,
+    Access, AddressSpace, Context, Event, Interrupter, Platform, PlatformError, Result, ThreadSeed,
 };
 pub use ring0::abi::{Regs, Vector};
 

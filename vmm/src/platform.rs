@@ -87,22 +87,33 @@ pub trait Platform: Send + Sync {
 /// The platform's view of one guest address space: which guest pages map
 /// which memory-file pages with which permissions. The sentry's memory
 /// manager is the source of truth; this only mirrors what it decided.
-pub trait AddressSpace: Send + Any {
+///
+/// All threads of a guest process share one address space, each running
+/// it in its own context at the same time, so the methods take `&self`
+/// and backends lock what they change.
+pub trait AddressSpace: Send + Sync + Any {
     /// Map `range` of the memory file at guest address `addr` with `perms`,
     /// replacing whatever was mapped there. `addr` and the range are
     /// page-aligned.
-    fn map_file(&mut self, addr: u64, range: FileRange, perms: Access) -> Result<()>;
-    /// Remove any mappings in `[addr, addr + len)`.
-    fn unmap(&mut self, addr: u64, len: u64) -> Result<()>;
+    fn map_file(&self, addr: u64, range: FileRange, perms: Access) -> Result<()>;
+    /// Remove any mappings in `[addr, addr + len)`. When several contexts
+    /// run this address space, no other context reaches the old pages once
+    /// this returns (the sentry may reuse them at once).
+    fn unmap(&self, addr: u64, len: u64) -> Result<()>;
+    /// Prepare a context for a new thread of this guest process. Called by
+    /// a sentry thread whose own context runs this address space and is
+    /// stopped (its guest thread is in `clone`); the seed becomes the new
+    /// context on the host thread that will run the new guest thread.
+    fn spawn_thread(&self) -> Result<Box<dyn ThreadSeed>>;
     /// For backends to reach their concrete type in `Context::switch`.
-    fn as_any_mut(&mut self) -> &mut dyn Any;
+    fn as_any(&self) -> &dyn Any;
 }
 
 /// One guest thread's register state on a platform.
 pub trait Context: Send {
     /// Run guest code in `asp` starting from `regs` until something needs the
     /// sentry; `regs` holds the guest's registers on return.
-    fn switch(&mut self, asp: &mut dyn AddressSpace, regs: &mut Regs) -> Result<Event>;
+    fn switch(&mut self, asp: &dyn AddressSpace, regs: &mut Regs) -> Result<Event>;
     /// A handle other threads use to make a running `switch` return
     /// `Event::Interrupted` soon.
     fn interrupter(&self) -> Arc<dyn Interrupter>;
@@ -116,14 +127,20 @@ pub trait Context: Send {
     fn set_fpu_state(&mut self, image: &[u8]) -> Result<()>;
 }
 
+/// A new guest thread's context in the making (see `Context::spawn_thread`).
+pub trait ThreadSeed: Send {
+    /// The context, created on the host thread that will run it.
+    fn into_context(self: Box<Self>) -> Result<Box<dyn Context>>;
+}
+
 /// Makes a running `Context::switch` return promptly.
 pub trait Interrupter: Send + Sync {
     fn interrupt(&self);
 }
 
 /// The base name a backend reports for errors about a given address space.
-pub(crate) fn downcast<T: 'static>(asp: &mut dyn AddressSpace) -> Result<&mut T> {
-    asp.as_any_mut()
-        .downcast_mut::<T>()
+pub(crate) fn downcast<T: 'static>(asp: &dyn AddressSpace) -> Result<&T> {
+    asp.as_any()
+        .downcast_ref::<T>()
         .ok_or_else(|| PlatformError::Protocol("address space belongs to another platform".into()))
 }

@@ -150,22 +150,46 @@ pub fn execve(
             ProgramError::Platform(_) => Errno::ENOMEM,
         })?;
 
-    // Past the point of no return: the old image is gone.
-    task.mm = loaded.mm;
+    // Past the point of no return: the old image is gone, and so are the
+    // process's other threads.
+    if task.group.len() > 1 {
+        end_other_threads(task)?;
+    }
+    task.mm = crate::mm::SharedMm::new(loaded.mm);
     task.regs = loaded.regs;
     set_identity(task, &execfn, &exe.path, loaded.layout);
     task.fds.close_on_exec();
     // Caught signals revert to their defaults; ignored ones stay ignored.
-    for action in task.signals.actions.iter_mut() {
-        if action.handler > 1 {
-            *action = Default::default();
+    task.signals.actions.update(|actions| {
+        for action in actions.iter_mut() {
+            if action.handler > 1 {
+                *action = Default::default();
+            }
         }
-    }
+    });
     task.signals.altstack = Default::default();
     task.signals.altstack.flags = super::signal::SS_DISABLE;
     task.rseq = None;
     task.robust_list = (0, 0);
     task.clear_child_tid = 0;
+    Ok(())
+}
+
+/// `execve` in a process with several threads: the others end, and the
+/// caller takes the process's first thread's place (and id), as Linux's
+/// de_thread does.
+fn end_other_threads(task: &mut Task) -> Result<(), Errno> {
+    if !task.group.begin_exec(task.tid) {
+        // The process is already exiting; this thread ends with it.
+        return Err(Errno::EAGAIN);
+    }
+    task.group.wait_alone(task.tid);
+    if task.tid != task.tgid {
+        task.procs.remove_thread(task.tid);
+        task.procs.set_inbox(task.tgid, task.inbox.clone());
+    }
+    task.group.finish_exec(task.tid, task.tgid);
+    task.tid = task.tgid;
     Ok(())
 }
 

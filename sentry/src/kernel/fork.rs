@@ -7,8 +7,8 @@ use std::sync::Arc;
 use vmm::{Platform, Regs};
 
 use super::inbox::SignalInbox;
-use super::run::run;
 use super::signal::SignalState;
+use super::thread::{end_thread, run_thread};
 use super::{ExitStatus, Task};
 use crate::errno::Errno;
 use crate::mm::{ForkedMemory, MemoryManager};
@@ -51,7 +51,7 @@ impl ChildTemplate {
     ) -> Self {
         ChildTemplate {
             pid,
-            fds: parent.fds.clone(),
+            fds: parent.fds.duplicate(),
             fs: parent.fs.clone(),
             signals: parent.signals.for_child(),
             inbox,
@@ -80,6 +80,7 @@ impl ChildTemplate {
             self.exe.as_bytes(),
         );
         t.signals = self.signals;
+        t.group = super::thread_group::ThreadGroup::new(self.pid, self.inbox.clone());
         t.inbox = self.inbox;
         t.procs = self.procs;
         t.platform = Some(self.platform);
@@ -110,7 +111,7 @@ pub struct CloneOptions {
 /// Start a child process of `parent`; returns its pid.
 pub fn fork(parent: &mut Task, opts: CloneOptions) -> Result<i32, Errno> {
     let platform = parent.platform.clone().ok_or(Errno::ENOSYS)?;
-    let memory = parent.mm.fork_copy()?;
+    let memory = parent.mm.lock().fork_copy()?;
     let inbox = Arc::new(SignalInbox::default());
     let pid = parent
         .procs
@@ -142,8 +143,9 @@ pub fn fork(parent: &mut Task, opts: CloneOptions) -> Result<i32, Errno> {
         .name(format!("rvisor-pid-{pid}"))
         .spawn(move || {
             let procs = start.template.procs.clone();
-            let status = run_child(start, settid);
-            procs.exit(pid, status);
+            if let Some(status) = run_child(start, settid) {
+                procs.exit(pid, status);
+            }
         });
     if spawned.is_err() {
         procs.exit(pid, ExitStatus::Signaled(libc::SIGKILL));
@@ -153,7 +155,9 @@ pub fn fork(parent: &mut Task, opts: CloneOptions) -> Result<i32, Errno> {
     Ok(pid)
 }
 
-fn run_child(start: ChildStart, settid: Option<u64>) -> ExitStatus {
+/// Run the child's first thread; the process's exit status when this
+/// thread reports it (see `thread::end_thread`).
+fn run_child(start: ChildStart, settid: Option<u64>) -> Option<ExitStatus> {
     let ChildStart {
         pid,
         regs,
@@ -165,23 +169,20 @@ fn run_child(start: ChildStart, settid: Option<u64>) -> ExitStatus {
         let asp = platform.new_address_space().map_err(|e| e.to_string())?;
         let mm = MemoryManager::from_fork(memory, asp).map_err(|e| e.to_string())?;
         let ctx = platform.new_context().map_err(|e| e.to_string())?;
-        let mut task = template.with_memory(mm, regs);
+        let task = template.with_memory(mm, regs);
         if let Some(addr) = settid {
             let _ = task.mm.write_val(addr, &pid);
         }
         Ok((task, ctx))
     };
     match setup() {
-        Ok((mut task, mut ctx)) => match run(&mut task, ctx.as_mut()) {
-            Ok(status) => status,
-            Err(e) => {
-                tracing::error!("pid {pid}: {e}");
-                ExitStatus::Signaled(libc::SIGKILL)
-            }
-        },
+        Ok((mut task, mut ctx)) => {
+            let status = run_thread(&mut task, ctx.as_mut());
+            end_thread(&mut task, status)
+        }
         Err(e) => {
             tracing::error!("pid {pid}: cannot start the child: {e}");
-            ExitStatus::Signaled(libc::SIGKILL)
+            Some(ExitStatus::Signaled(libc::SIGKILL))
         }
     }
 }
@@ -191,7 +192,7 @@ impl SignalState {
     /// alternate stack, nothing pending.
     pub fn for_child(&self) -> SignalState {
         SignalState {
-            actions: self.actions,
+            actions: self.actions.duplicate(),
             mask: self.mask,
             altstack: self.altstack,
             saved_mask: None,

@@ -4,6 +4,7 @@
 //! sleeping in a system call, so delivery is prompt on every platform.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -21,6 +22,9 @@ pub struct SignalInbox {
     /// Readable while something is posted, so a task blocked in a host
     /// `poll` wakes too. Made on first use.
     wake_fd: OnceLock<Option<OwnedFd>>,
+    /// Set by `nudge`: something the task may be waiting for changed (a
+    /// futex wake, a child's exit seen by another thread of its process).
+    nudged: AtomicBool,
 }
 
 impl SignalInbox {
@@ -59,6 +63,42 @@ impl SignalInbox {
     }
 
     /// Everything posted since the last call.
+    /// Wake the task if it sleeps in a system call, without posting a
+    /// signal: it re-checks what it waits for.
+    pub fn nudge(&self) {
+        let _q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        self.nudged.store(true, Ordering::Release);
+        self.arrived.notify_all();
+        if let Some(Some(fd)) = self.wake_fd.get() {
+            let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
+        }
+    }
+
+    /// Sleep until `done()` holds, a signal is posted, a nudge arrives or
+    /// `deadline` passes; returns `done()`. `done` is checked with the
+    /// inbox locked, so a waker that makes it true and then nudges is never
+    /// missed.
+    pub fn wait_until_or(&self, deadline: Instant, done: impl Fn() -> bool) -> bool {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if done() {
+                return true;
+            }
+            if !q.is_empty() || self.nudged.swap(false, Ordering::AcqRel) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            q = self
+                .arrived
+                .wait_timeout(q, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
     pub fn drain(&self) -> Vec<SigInfo> {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(Some(fd)) = self.wake_fd.get() {
@@ -68,12 +108,12 @@ impl SignalInbox {
         std::mem::take(&mut *q)
     }
 
-    /// Block until something is posted or `deadline` passes. Returns
-    /// whether something was posted.
+    /// Block until something is posted, the task is nudged or `deadline`
+    /// passes. Returns whether either happened.
     pub fn wait_until(&self, deadline: Instant) -> bool {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            if !q.is_empty() {
+            if !q.is_empty() || self.nudged.swap(false, Ordering::AcqRel) {
                 return true;
             }
             let now = Instant::now();

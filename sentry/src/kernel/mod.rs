@@ -2,6 +2,7 @@
 
 pub mod exec;
 pub mod fork;
+pub mod futex;
 pub mod inbox;
 pub mod itimer;
 pub mod proc_view;
@@ -14,5 +15,7 @@ pub mod signal_delivery;
 pub mod signal_frame;
 pub mod sleep;
 pub mod task;
+pub mod thread;
+pub mod thread_group;
 
 pub use task::{Credentials, ExitStatus, Task};

@@ -31,7 +31,8 @@ impl Task {
 
     fn image_layout(&self) -> ImageLayout {
         let mut l = self.image;
-        let image = || self.mm.vmas().filter(|(_, v)| v.kind == VmaKind::Image);
+        let mm = self.mm.lock();
+        let image = || mm.vmas().filter(|(_, v)| v.kind == VmaKind::Image);
         if let Some((s, v)) = image().find(|(_, v)| v.perms.contains(Access::EXEC)) {
             (l.start_code, l.end_code) = (s, v.end);
         }
@@ -41,15 +42,16 @@ impl Task {
         {
             (l.start_data, l.end_data) = (s, v.end);
         }
-        l.start_brk = self.mm.brk_start();
-        l.brk = self.mm.brk();
+        l.start_brk = mm.brk_start();
+        l.brk = mm.brk();
         l
     }
 
     fn area(&self, (start, end): (u64, u64)) -> Vec<u8> {
         let len = end.saturating_sub(start).min(MAX_AREA) as usize;
         let mut buf = vec![0; len];
-        match self.mm.peek(start, &mut buf) {
+        let read = self.mm.lock().peek(start, &mut buf);
+        match read {
             Ok(()) => buf,
             Err(_) => Vec::new(),
         }
@@ -71,7 +73,7 @@ impl ProcSource for Task {
         }
         let c = &self.creds;
         let (mut ignored, mut caught) = (0u64, 0u64);
-        for (i, a) in self.signals.actions.iter().enumerate() {
+        for (i, a) in self.signals.actions.snapshot().iter().enumerate() {
             match a.handler {
                 0 => {}
                 SIG_IGN => ignored |= 1 << i,
@@ -97,7 +99,7 @@ impl ProcSource for Task {
             sig_caught: caught,
             start_ticks: self.start_ticks,
             layout: self.image_layout(),
-            rss_pages: self.mm.resident() / vmm::PAGE_SIZE,
+            rss_pages: self.mm.lock().resident() / vmm::PAGE_SIZE,
             no_new_privs: self.no_new_privs,
         })
     }
@@ -109,13 +111,12 @@ impl ProcSource for Task {
         let (dev, ino) = self.exe_ident();
         // The image was copied in from the file at its page offsets from
         // the first segment (true of the usual static layouts).
-        let base = self
-            .mm
+        let mm = self.mm.lock();
+        let base = mm
             .vmas()
             .find(|(_, v)| v.kind == VmaKind::Image)
             .map_or(0, |(s, _)| s);
-        self.mm
-            .vmas()
+        mm.vmas()
             .map(|(start, v)| {
                 let mut m = Mapping {
                     start,

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use super::futex::FutexTable;
 use super::inbox::SignalInbox;
 use super::siginfo::SigInfo;
 use super::ExitStatus;
@@ -23,7 +24,12 @@ struct Proc {
 
 pub struct ProcessTable {
     procs: Mutex<(i32, BTreeMap<i32, Proc>)>,
+    /// Threads other than each process's first: tid -> (tgid, inbox). Their
+    /// ids come from the same space as pids. Locked after `procs`.
+    threads: Mutex<BTreeMap<i32, (i32, Arc<SignalInbox>)>>,
     max_processes: usize,
+    /// Futex wait queues of every task in the sandbox.
+    pub futexes: FutexTable,
 }
 
 /// si_code values of SIGCHLD.
@@ -34,7 +40,9 @@ impl ProcessTable {
     pub fn new(max_processes: usize) -> Arc<Self> {
         Arc::new(ProcessTable {
             procs: Mutex::new((INIT_PID, BTreeMap::new())),
+            threads: Mutex::default(),
             max_processes,
+            futexes: FutexTable::default(),
         })
     }
 
@@ -42,15 +50,19 @@ impl ProcessTable {
         self.procs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Add a process with parent `ppid` (0 for the first); returns its pid,
-    /// or EAGAIN past the sandbox's process limit.
-    pub fn add(&self, ppid: i32, inbox: Arc<SignalInbox>, uid: u32) -> Result<i32, Errno> {
-        let mut g = self.lock();
-        if g.1.len() >= self.max_processes {
+    fn threads(&self) -> std::sync::MutexGuard<'_, BTreeMap<i32, (i32, Arc<SignalInbox>)>> {
+        self.threads.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A free id for a new process or thread, or EAGAIN past the sandbox's
+    /// limit (which counts threads, as RLIMIT_NPROC does).
+    fn next_id(&self, g: &mut (i32, BTreeMap<i32, Proc>)) -> Result<i32, Errno> {
+        let threads = self.threads();
+        if g.1.len() + threads.len() >= self.max_processes {
             return Err(Errno::EAGAIN);
         }
         let mut pid = g.0;
-        while g.1.contains_key(&pid) {
+        while g.1.contains_key(&pid) || threads.contains_key(&pid) {
             pid = if pid >= (1 << 22) {
                 INIT_PID + 1
             } else {
@@ -58,6 +70,58 @@ impl ProcessTable {
             };
         }
         g.0 = pid + 1;
+        Ok(pid)
+    }
+
+    /// Add a thread to process `tgid`; returns its tid.
+    pub fn add_thread(&self, tgid: i32, inbox: Arc<SignalInbox>) -> Result<i32, Errno> {
+        let mut g = self.lock();
+        let tid = self.next_id(&mut g)?;
+        self.threads().insert(tid, (tgid, inbox));
+        Ok(tid)
+    }
+
+    /// Thread `tid` (not a process's first) has ended.
+    pub fn remove_thread(&self, tid: i32) {
+        self.threads().remove(&tid);
+    }
+
+    /// The inbox of live thread `tid` of process `tgid` (any process if
+    /// `tgid` is `None`): a process's first thread has the process's id.
+    pub fn thread_inbox(&self, tgid: Option<i32>, tid: i32) -> Option<Arc<SignalInbox>> {
+        if tgid.is_none_or(|t| t == tid) {
+            if let Some(inbox) = self.inbox(tid) {
+                return Some(inbox);
+            }
+        }
+        self.threads()
+            .get(&tid)
+            .filter(|(g, _)| tgid.is_none_or(|t| t == *g))
+            .map(|(_, inbox)| inbox.clone())
+    }
+
+    /// Signals for process `pid` go to `inbox` from now on (its first
+    /// thread ended while others go on).
+    pub fn set_inbox(&self, pid: i32, inbox: Arc<SignalInbox>) {
+        if let Some(p) = self.lock().1.get_mut(&pid) {
+            p.inbox = inbox;
+        }
+    }
+
+    /// Wake every thread of process `pid` but the one holding its inbox
+    /// (which a post reaches anyway), so that any of them waiting for a
+    /// child looks again.
+    fn nudge_threads(&self, pid: i32) {
+        for (_, inbox) in self.threads().values().filter(|(g, _)| *g == pid) {
+            inbox.nudge();
+        }
+    }
+
+    /// Add a process with parent `ppid` (0 for the first); returns its pid,
+    /// or EAGAIN past the sandbox's process limit.
+    pub fn add(&self, ppid: i32, inbox: Arc<SignalInbox>, uid: u32) -> Result<i32, Errno> {
+        let mut g = self.lock();
+        let pid = self.next_id(&mut g)?;
         g.1.insert(
             pid,
             Proc {
@@ -120,7 +184,10 @@ impl ProcessTable {
         let mut info = SigInfo::from_sender(libc::SIGCHLD, code, pid, uid);
         info.fields[1] = value as u64;
         match parent {
-            Some(inbox) => inbox.post(info),
+            Some(inbox) => {
+                inbox.post(info);
+                self.nudge_threads(ppid);
+            }
             // No parent left to reap it.
             None => {
                 self.lock().1.remove(&pid);

@@ -45,10 +45,22 @@ fn page_fault_code(access: Access) -> u64 {
     err
 }
 
-/// Run `task` until its process exits.
+impl Task {
+    /// Resolve a guest page fault (the memory manager stays locked only for
+    /// this).
+    fn fault(&self, addr: u64, access: Access) -> Result<(), FaultError> {
+        self.mm.lock().handle_fault(addr, access)
+    }
+}
+
+/// Run `task` until its thread ends (on its own or with its process).
 pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunError> {
     task.inbox.set_interrupter(ctx.interrupter());
     loop {
+        // Another thread's exit_group, fatal signal or execve ends this one.
+        if let Some(status) = task.group.ending(task.tid) {
+            return Ok(status);
+        }
         collect_posted(task);
         if let Some(image) = task.fpu_restore.take() {
             restore_fpu(task, ctx, image)?;
@@ -61,7 +73,8 @@ pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunErro
         if let Some(status) = task.exit_status {
             return Ok(status);
         }
-        let event = ctx.switch(task.mm.address_space(), &mut task.regs)?;
+        let asp = task.mm.lock().address_space();
+        let event = ctx.switch(&*asp, &mut task.regs)?;
         tracing::trace!(
             ?event,
             rip = format_args!("{:#x}", task.regs.rip),
@@ -73,7 +86,7 @@ pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunErro
                 let args = task.regs.syscall_args();
                 task.regs.rax = syscalls::dispatch(task, nr, args);
             }
-            Event::PageFault { addr, access } => match task.mm.handle_fault(addr, access) {
+            Event::PageFault { addr, access } => match task.fault(addr, access) {
                 Ok(()) => {}
                 Err(FaultError::OutOfMemory) => {
                     tracing::error!("guest out of memory at {addr:#x}; killing it");

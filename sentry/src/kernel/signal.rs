@@ -3,6 +3,7 @@
 //! may be installed, so it can report it back.
 
 use bytemuck::{Pod, Zeroable};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::errno::Errno;
 
@@ -80,9 +81,50 @@ impl MaskHow {
     }
 }
 
+/// The installed actions, indexed by signal number - 1: shared by the
+/// threads of a process (CLONE_SIGHAND), copied at `fork`.
+#[derive(Clone)]
+pub struct SigActions(Arc<Mutex<[SigAction; NSIG]>>);
+
+impl Default for SigActions {
+    fn default() -> Self {
+        SigActions(Arc::new(Mutex::new([SigAction::default(); NSIG])))
+    }
+}
+
+impl SigActions {
+    fn lock(&self) -> MutexGuard<'_, [SigAction; NSIG]> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The action at index `i` (signal `i + 1`).
+    pub fn get(&self, i: usize) -> SigAction {
+        self.lock()[i]
+    }
+
+    pub fn set(&self, i: usize, action: SigAction) {
+        self.lock()[i] = action;
+    }
+
+    /// All actions, as they are now.
+    pub fn snapshot(&self) -> [SigAction; NSIG] {
+        *self.lock()
+    }
+
+    /// Change every action at once.
+    pub fn update(&self, f: impl FnOnce(&mut [SigAction; NSIG])) {
+        f(&mut self.lock());
+    }
+
+    /// A separate copy (for a child process).
+    pub fn duplicate(&self) -> Self {
+        SigActions(Arc::new(Mutex::new(self.snapshot())))
+    }
+}
+
 pub struct SignalState {
-    /// Installed actions, indexed by signal number - 1.
-    pub actions: [SigAction; NSIG],
+    /// Installed actions, shared with the process's other threads.
+    pub actions: SigActions,
     /// Blocked signals; bit N-1 is signal N.
     pub mask: u64,
     pub altstack: SigStack,
@@ -94,7 +136,7 @@ pub struct SignalState {
 impl Default for SignalState {
     fn default() -> Self {
         SignalState {
-            actions: [SigAction::default(); NSIG],
+            actions: SigActions::default(),
             mask: 0,
             altstack: SigStack {
                 flags: SS_DISABLE,
@@ -117,21 +159,22 @@ fn index(sig: i32) -> Result<usize, Errno> {
 impl SignalState {
     /// The action installed for `sig`.
     pub fn action(&self, sig: i32) -> Result<SigAction, Errno> {
-        Ok(self.actions[index(sig)?])
+        Ok(self.actions.get(index(sig)?))
     }
 
     /// `rt_sigaction`: install `new` (if any) for `sig` and return the old
     /// action. SIGKILL and SIGSTOP may be queried but not changed.
     pub fn set_action(&mut self, sig: i32, new: Option<SigAction>) -> Result<SigAction, Errno> {
         let i = index(sig)?;
-        let old = self.actions[i];
+        let mut actions = self.actions.lock();
+        let old = actions[i];
         if let Some(mut act) = new {
             if sig_bit(sig) & UNBLOCKABLE != 0 {
                 return Err(Errno::EINVAL);
             }
             act.flags &= SA_KNOWN_FLAGS;
             act.mask &= !UNBLOCKABLE;
-            self.actions[i] = act;
+            actions[i] = act;
         }
         Ok(old)
     }

@@ -63,7 +63,7 @@ pub fn send(task: &mut Task, info: SigInfo) {
     if !(1..=NSIG as i32).contains(&sig) {
         return;
     }
-    let action = task.signals.actions[(sig - 1) as usize];
+    let action = task.signals.actions.get((sig - 1) as usize);
     if task.signals.mask & sig_bit(sig) == 0 && ignored(&action, sig) {
         return;
     }
@@ -81,8 +81,8 @@ pub fn send(task: &mut Task, info: SigInfo) {
 pub fn force(task: &mut Task, info: SigInfo, trap: TrapInfo) {
     let sig = info.signo;
     let i = (sig - 1) as usize;
-    if task.signals.mask & sig_bit(sig) != 0 || task.signals.actions[i].handler == SIG_IGN {
-        task.signals.actions[i] = SigAction::default();
+    if task.signals.mask & sig_bit(sig) != 0 || task.signals.actions.get(i).handler == SIG_IGN {
+        task.signals.actions.set(i, SigAction::default());
         task.signals.mask &= !sig_bit(sig);
     }
     task.pending_signals.queue.push_front(PendingSignal {
@@ -127,7 +127,7 @@ pub fn deliver(task: &mut Task, ctx: &mut dyn Context) -> Result<(), vmm::Platfo
 fn deliver_one(task: &mut Task, ctx: &mut dyn Context) -> Result<(), vmm::PlatformError> {
     while let Some(p) = task.pending_signals.take_first(task.signals.mask) {
         let sig = p.info.signo;
-        let action = task.signals.actions[(sig - 1) as usize];
+        let action = task.signals.actions.get((sig - 1) as usize);
         match action.handler {
             SIG_IGN => continue,
             SIG_DFL => match default_action(sig) {

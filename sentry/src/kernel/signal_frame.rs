@@ -234,7 +234,9 @@ pub fn push_frame(
     }
     task.signals.mask = (task.signals.mask | block) & !UNBLOCKABLE;
     if action.flags & libc::SA_RESETHAND as u64 != 0 {
-        task.signals.actions[(sig - 1) as usize] = SigAction::default();
+        task.signals
+            .actions
+            .set((sig - 1) as usize, SigAction::default());
     }
     Ok(())
 }

@@ -10,7 +10,8 @@ use crate::kernel::itimer::RealTimer;
 use crate::kernel::process_table::ProcessTable;
 use crate::kernel::signal::SignalState;
 use crate::kernel::signal_delivery::PendingSignals;
-use crate::mm::MemoryManager;
+use crate::kernel::thread_group::ThreadGroup;
+use crate::mm::{MemoryManager, SharedMm};
 use crate::vfs::procfs::ImageLayout;
 use crate::vfs::{FdTable, FsContext};
 
@@ -71,7 +72,8 @@ pub struct Task {
     pub tid: i32,
     pub tgid: i32,
     pub regs: Regs,
-    pub mm: MemoryManager,
+    /// The process's memory, shared with its other threads.
+    pub mm: SharedMm,
     pub fds: FdTable,
     pub fs: FsContext,
     pub signals: SignalState,
@@ -112,6 +114,10 @@ pub struct Task {
     pub start_ticks: u64,
     /// Set by `exit`/`exit_group` or a fatal signal.
     pub exit_status: Option<ExitStatus>,
+    /// `exit` ended only this thread; the process's other threads go on.
+    pub exit_thread_only: bool,
+    /// The threads of this task's process.
+    pub group: Arc<ThreadGroup>,
     /// Print each system call (`--strace`).
     pub strace: bool,
 }
@@ -129,16 +135,18 @@ impl Task {
         exe: &[u8],
     ) -> Self {
         let base = exe.rsplit(|&c| c == b'/').next().unwrap_or(exe);
+        let inbox: Arc<SignalInbox> = Arc::default();
         Task {
             tid,
             tgid: tid,
             regs,
-            mm,
+            mm: SharedMm::new(mm),
             fds,
             fs,
             signals: SignalState::default(),
             pending_signals: PendingSignals::default(),
-            inbox: Arc::default(),
+            group: ThreadGroup::new(tid, inbox.clone()),
+            inbox,
             procs: ProcessTable::new(1),
             platform: None,
             real_timer: None,
@@ -159,7 +167,59 @@ impl Task {
             image: ImageLayout::default(),
             start_ticks: boot_ticks(),
             exit_status: None,
+            exit_thread_only: false,
             strace: false,
+        }
+    }
+
+    /// A new thread `tid` of this task's process, starting at `regs`, with
+    /// `inbox`: it shares memory, signal actions and (if `share_files`) the
+    /// descriptor table; it copies the working directory, mask and
+    /// credentials, and starts with no alternate stack or pending signal.
+    pub fn new_thread(
+        &self,
+        tid: i32,
+        regs: Regs,
+        inbox: Arc<SignalInbox>,
+        share_files: bool,
+    ) -> Task {
+        let mut signals = SignalState::default();
+        signals.actions = self.signals.actions.clone();
+        signals.mask = self.signals.mask;
+        Task {
+            tid,
+            tgid: self.tgid,
+            regs,
+            mm: self.mm.clone(),
+            fds: if share_files {
+                self.fds.share()
+            } else {
+                self.fds.duplicate()
+            },
+            fs: self.fs.clone(),
+            signals,
+            pending_signals: PendingSignals::default(),
+            inbox,
+            procs: self.procs.clone(),
+            platform: self.platform.clone(),
+            real_timer: None,
+            fpu_restore: None,
+            creds: self.creds,
+            groups: self.groups.clone(),
+            rlimits: self.rlimits,
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            rseq: None,
+            comm: self.comm.clone(),
+            no_new_privs: self.no_new_privs,
+            pdeathsig: 0,
+            exe: self.exe.clone(),
+            image: self.image,
+            start_ticks: boot_ticks(),
+            exit_status: None,
+            exit_thread_only: false,
+            group: self.group.clone(),
+            strace: self.strace,
         }
     }
 }

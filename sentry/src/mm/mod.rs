@@ -22,6 +22,7 @@ mod fork;
 mod io;
 mod layout;
 mod pma;
+mod shared;
 mod vma;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use vmm::{Access, AddressSpace, MemoryFile, PAGE_SIZE};
 pub use fork::ForkedMemory;
 pub use layout::Layout;
 use pma::PmaSet;
+pub use shared::SharedMm;
 use vma::VmaSet;
 pub use vma::{Vma, VmaKind};
 
@@ -88,7 +90,7 @@ pub enum Placement {
 
 pub struct MemoryManager {
     mf: Arc<MemoryFile>,
-    asp: Box<dyn AddressSpace>,
+    asp: Arc<dyn AddressSpace>,
     vmas: VmaSet,
     pmas: PmaSet,
     layout: Layout,
@@ -100,7 +102,7 @@ impl MemoryManager {
     pub fn new(mf: Arc<MemoryFile>, asp: Box<dyn AddressSpace>, layout: Layout) -> Self {
         MemoryManager {
             mf,
-            asp,
+            asp: Arc::from(asp),
             vmas: VmaSet::default(),
             pmas: PmaSet::default(),
             layout,
@@ -113,8 +115,10 @@ impl MemoryManager {
         &self.layout
     }
 
-    pub fn address_space(&mut self) -> &mut dyn AddressSpace {
-        self.asp.as_mut()
+    /// The platform's address space, which the process's threads run in
+    /// (each without holding the memory manager).
+    pub fn address_space(&self) -> Arc<dyn AddressSpace> {
+        self.asp.clone()
     }
 
     pub fn vmas(&self) -> impl Iterator<Item = (u64, &Vma)> {

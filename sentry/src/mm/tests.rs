@@ -14,21 +14,27 @@ struct Recorder {
 }
 
 impl AddressSpace for Recorder {
-    fn map_file(&mut self, addr: u64, range: FileRange, perms: Access) -> vmm::Result<()> {
+    fn map_file(&self, addr: u64, range: FileRange, perms: Access) -> vmm::Result<()> {
         self.ops
             .lock()
             .unwrap()
             .push(format!("map {addr:#x}+{:#x} {perms:?}", range.len));
         Ok(())
     }
-    fn unmap(&mut self, addr: u64, len: u64) -> vmm::Result<()> {
+    fn unmap(&self, addr: u64, len: u64) -> vmm::Result<()> {
         self.ops
             .lock()
             .unwrap()
             .push(format!("unmap {addr:#x}+{len:#x}"));
         Ok(())
     }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
+    fn spawn_thread(&self) -> vmm::Result<Box<dyn vmm::ThreadSeed>> {
+        Err(vmm::PlatformError::Protocol(
+            "no threads in this test".into(),
+        ))
+    }
+
+    fn as_any(&self) -> &dyn Any {
         self
     }
 }

@@ -1,8 +1,6 @@
-//! futex for single-threaded processes: nobody else can wake a waiter
-//! yet, so a wait ends by its timeout or a signal, and a wake finds no
-//! one. The value checks and errors are Linux's, which is what glibc's
-//! locks and one-time initialisation rely on. Threads bring the wait
-//! queues.
+//! futex: WAIT/WAKE (with bitsets), REQUEUE, CMP_REQUEUE and WAKE_OP over
+//! the sandbox's wait queues (`kernel::futex`), with Linux's checks and
+//! errors. PI futexes are not implemented (ENOSYS).
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +8,8 @@ use bytemuck::{Pod, Zeroable};
 
 use super::Handler;
 use crate::errno::{Errno, SysResult};
-use crate::kernel::sleep::sleep_until;
+use crate::kernel::futex::FutexKey;
+use crate::kernel::sleep::{collect_posted, signal_pending};
 use crate::kernel::Task;
 
 pub(super) const TABLE: &[(i64, Handler)] = &[(libc::SYS_futex, sys_futex)];
@@ -43,25 +42,46 @@ fn read_timeout(task: &mut Task, addr: u64) -> Result<Option<Duration>, Errno> {
     Ok(Some(Duration::new(t.sec as u64, t.nsec as u32)))
 }
 
+fn key(task: &Task, addr: u64) -> FutexKey {
+    FutexKey {
+        mm: task.mm.id(),
+        addr,
+    }
+}
+
+/// A count argument (`val`, `val2`): Linux treats negative ones as 0 or
+/// refuses them.
+fn count(v: u64) -> Result<usize, Errno> {
+    let v = v as i32;
+    if v < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(v as usize)
+}
+
 fn sys_futex(task: &mut Task, a: [u64; 6]) -> SysResult {
-    let [uaddr, op, val, timeout, _uaddr2, val3] = a;
+    let [uaddr, op, val, timeout, uaddr2, val3] = a;
     if uaddr % 4 != 0 {
         return Err(Errno::EINVAL);
     }
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    if op & FUTEX_CLOCK_REALTIME != 0 && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT {
+        return Err(Errno::ENOSYS);
+    }
     match cmd {
         FUTEX_WAIT | FUTEX_WAIT_BITSET => {
-            if cmd == FUTEX_WAIT_BITSET && val3 as u32 == 0 {
+            let bitset = if cmd == FUTEX_WAIT_BITSET {
+                val3 as u32
+            } else {
+                u32::MAX
+            };
+            if bitset == 0 {
                 return Err(Errno::EINVAL);
             }
-            let current: u32 = task.mm.read_val(uaddr)?;
-            if current != val as u32 {
-                return Err(Errno::EAGAIN);
-            }
             let deadline = match read_timeout(task, timeout)? {
-                None => Instant::now() + Duration::from_secs(1 << 32),
+                None => None,
                 // FUTEX_WAIT's timeout is relative.
-                Some(d) if cmd == FUTEX_WAIT => Instant::now() + d,
+                Some(d) if cmd == FUTEX_WAIT => Some(Instant::now() + d),
                 // FUTEX_WAIT_BITSET's is an absolute time on its clock.
                 Some(abs) => {
                     let clock = if op & FUTEX_CLOCK_REALTIME != 0 {
@@ -71,26 +91,153 @@ fn sys_futex(task: &mut Task, a: [u64; 6]) -> SysResult {
                     };
                     let now = rustix::time::clock_gettime(clock);
                     let now = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
-                    Instant::now() + abs.saturating_sub(now)
+                    Some(Instant::now() + abs.saturating_sub(now))
                 }
             };
-            sleep_until(task, deadline).map_err(|_| Errno::ERESTARTSYS)?;
-            Err(Errno::ETIMEDOUT)
+            futex_wait(task, uaddr, val as u32, bitset, deadline)
         }
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
-            if cmd == FUTEX_WAKE_BITSET && val3 as u32 == 0 {
+            let bitset = if cmd == FUTEX_WAKE_BITSET {
+                val3 as u32
+            } else {
+                u32::MAX
+            };
+            if bitset == 0 {
                 return Err(Errno::EINVAL);
             }
-            Ok(0)
+            let n = task
+                .procs
+                .futexes
+                .wake(key(task, uaddr), count(val)?, bitset);
+            Ok(n as u64)
         }
-        FUTEX_REQUEUE | FUTEX_WAKE_OP => Ok(0),
-        FUTEX_CMP_REQUEUE => {
-            let current: u32 = task.mm.read_val(uaddr)?;
-            if current != val3 as u32 {
-                return Err(Errno::EAGAIN);
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            if uaddr2 % 4 != 0 {
+                return Err(Errno::EINVAL);
             }
-            Ok(0)
+            // val2 (the most to move) travels in the timeout argument.
+            let (n_wake, n_move) = (count(val)?, count(timeout)?);
+            let mm = task.mm.clone();
+            let (woken, moved) = task.procs.futexes.requeue(
+                key(task, uaddr),
+                key(task, uaddr2),
+                n_wake,
+                n_move,
+                || {
+                    if cmd == FUTEX_REQUEUE {
+                        return Ok(true);
+                    }
+                    Ok(mm.read_val::<u32>(uaddr)? == val3 as u32)
+                },
+            )?;
+            // CMP_REQUEUE counts the moved waiters too.
+            Ok(if cmd == FUTEX_CMP_REQUEUE {
+                woken + moved
+            } else {
+                woken
+            } as u64)
+        }
+        FUTEX_WAKE_OP => {
+            if uaddr2 % 4 != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let (n1, n2) = (count(val)?, count(timeout)?);
+            let mm = task.mm.clone();
+            let n =
+                task.procs
+                    .futexes
+                    .wake_op(key(task, uaddr), n1, key(task, uaddr2), n2, || {
+                        wake_op_update(&mm, uaddr2, val3 as u32)
+                    })?;
+            Ok(n as u64)
         }
         _ => Err(Errno::ENOSYS),
     }
+}
+
+/// FUTEX_WAIT: sleep while `*uaddr == expected` until woken, a signal or
+/// the deadline.
+fn futex_wait(
+    task: &mut Task,
+    uaddr: u64,
+    expected: u32,
+    bitset: u32,
+    deadline: Option<Instant>,
+) -> SysResult {
+    let mm = task.mm.clone();
+    let waiter =
+        task.procs
+            .futexes
+            .enqueue(key(task, uaddr), bitset, task.inbox.clone(), || {
+                Ok(mm.read_val::<u32>(uaddr)? == expected)
+            })?;
+    let far = Instant::now() + Duration::from_secs(1 << 32);
+    let inbox = task.inbox.clone();
+    loop {
+        if inbox.wait_until_or(deadline.unwrap_or(far), || waiter.woken()) {
+            return Ok(0);
+        }
+        collect_posted(task);
+        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+        if signal_pending(task) || timed_out {
+            if task.procs.futexes.cancel(&waiter) {
+                return Ok(0);
+            }
+            // Linux restarts an interrupted wait after a handler with
+            // SA_RESTART only when it has no timeout.
+            return Err(if timed_out {
+                Errno::ETIMEDOUT
+            } else if deadline.is_none() {
+                Errno::ERESTARTSYS
+            } else {
+                Errno::EINTR
+            });
+        }
+    }
+}
+
+const FUTEX_OP_SET: u32 = 0;
+const FUTEX_OP_ADD: u32 = 1;
+const FUTEX_OP_OR: u32 = 2;
+const FUTEX_OP_ANDN: u32 = 3;
+const FUTEX_OP_XOR: u32 = 4;
+const FUTEX_OP_OPARG_SHIFT: u32 = 8;
+
+/// FUTEX_WAKE_OP's update of `*uaddr2` and its comparison of the old value,
+/// encoded in `encoded` as Linux defines. Guest threads running at the same
+/// moment are not held off (the sentry writes the memory directly).
+fn wake_op_update(mm: &crate::mm::SharedMm, uaddr2: u64, encoded: u32) -> Result<bool, Errno> {
+    let op = (encoded >> 28) & 0xf;
+    let cmp = (encoded >> 24) & 0xf;
+    let mut oparg = (encoded >> 12) & 0xfff;
+    let cmparg = encoded & 0xfff;
+    // Sign-extend the 12-bit fields as Linux does.
+    let sext = |v: u32| ((v << 20) as i32 >> 20) as u32;
+    if op & FUTEX_OP_OPARG_SHIFT != 0 {
+        oparg = 1u32.checked_shl(sext(oparg)).unwrap_or(0);
+    } else {
+        oparg = sext(oparg);
+    }
+    let mut g = mm.lock();
+    let old: u32 = g.read_val(uaddr2)?;
+    let new = match op & 7 {
+        FUTEX_OP_SET => oparg,
+        FUTEX_OP_ADD => old.wrapping_add(oparg),
+        FUTEX_OP_OR => old | oparg,
+        FUTEX_OP_ANDN => old & !oparg,
+        FUTEX_OP_XOR => old ^ oparg,
+        _ => return Err(Errno::ENOSYS),
+    };
+    g.write_val(uaddr2, &new)?;
+    drop(g);
+    let (old, arg) = (old as i32, sext(cmparg) as i32);
+    Ok(match cmp {
+        0 => old == arg,
+        1 => old != arg,
+        2 => old < arg,
+        3 => old <= arg,
+        4 => old > arg,
+        5 => old >= arg,
+        _ => return Err(Errno::ENOSYS),
+    })
 }

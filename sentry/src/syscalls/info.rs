@@ -452,7 +452,7 @@ fn sys_rseq(task: &mut Task, a: [u64; 6]) -> SysResult {
     }
     if addr
         .checked_add(len.into())
-        .is_none_or(|end| end > task.mm.layout().max_addr)
+        .is_none_or(|end| end > task.mm.lock().layout().max_addr)
     {
         return Err(Errno::EFAULT);
     }

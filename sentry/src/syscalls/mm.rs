@@ -37,7 +37,7 @@ pub(crate) fn prot_to_access(prot: u64) -> Result<Access, Errno> {
 }
 
 fn sys_brk(task: &mut Task, a: [u64; 6]) -> SysResult {
-    Ok(task.mm.set_brk(a[0]))
+    Ok(task.mm.lock().set_brk(a[0]))
 }
 
 fn sys_mmap(task: &mut Task, a: [u64; 6]) -> SysResult {
@@ -65,9 +65,9 @@ fn sys_mmap(task: &mut Task, a: [u64; 6]) -> SysResult {
         let shared = flags & libc::MAP_SHARED != 0;
         return crate::vfs::mmap_file(task, place, len, perms, shared, fd as i32, offset);
     }
-    let at = task.mm.map_anon(place, len, perms, VmaKind::Anon)?;
+    let at = task.mm.lock().map_anon(place, len, perms, VmaKind::Anon)?;
     if flags & libc::MAP_POPULATE != 0 {
-        task.mm.populate(at, len)?;
+        task.mm.lock().populate(at, len)?;
     }
     Ok(at)
 }
@@ -76,12 +76,12 @@ fn sys_munmap(task: &mut Task, a: [u64; 6]) -> SysResult {
     if a[1] == 0 {
         return Err(Errno::EINVAL);
     }
-    task.mm.unmap(a[0], a[1]).map(|()| 0)
+    task.mm.lock().unmap(a[0], a[1]).map(|()| 0)
 }
 
 fn sys_mprotect(task: &mut Task, a: [u64; 6]) -> SysResult {
     let perms = prot_to_access(a[2])?;
-    task.mm.protect(a[0], a[1], perms).map(|()| 0)
+    task.mm.lock().protect(a[0], a[1], perms).map(|()| 0)
 }
 
 fn sys_mremap(task: &mut Task, a: [u64; 6]) -> SysResult {
@@ -99,7 +99,7 @@ fn sys_mremap(task: &mut Task, a: [u64; 6]) -> SysResult {
     } else {
         None
     };
-    task.mm.remap(old, old_len, new_len, may_move, fixed)
+    task.mm.lock().remap(old, old_len, new_len, may_move, fixed)
 }
 
 fn sys_madvise(task: &mut Task, a: [u64; 6]) -> SysResult {
@@ -110,7 +110,7 @@ fn sys_madvise(task: &mut Task, a: [u64; 6]) -> SysResult {
     let len = page_align_up(len).ok_or(Errno::EINVAL)?;
     match advice as i32 {
         // Private anonymous memory reads back as zeroes after DONTNEED.
-        libc::MADV_DONTNEED | libc::MADV_FREE => task.mm.discard(addr, len).map(|()| 0),
+        libc::MADV_DONTNEED | libc::MADV_FREE => task.mm.lock().discard(addr, len).map(|()| 0),
         libc::MADV_NORMAL
         | libc::MADV_RANDOM
         | libc::MADV_SEQUENTIAL

@@ -6,6 +6,7 @@ use crate::errno::{Errno, SysResult};
 use crate::kernel::exec::execve;
 use crate::kernel::fork::{fork, CloneOptions};
 use crate::kernel::sleep::wait_for_post;
+use crate::kernel::thread::{spawn_thread, ThreadOptions};
 use crate::kernel::{ExitStatus, Task};
 
 pub(super) const TABLE: &[(i64, Handler)] = &[
@@ -21,8 +22,9 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
 ];
 
 fn sys_exit(task: &mut Task, a: [u64; 6]) -> SysResult {
-    // A single-threaded process: the last thread's exit ends it.
+    // Ends this thread; the last thread's exit ends the process.
     task.exit_status = Some(ExitStatus::Exited(a[0] as u8));
+    task.exit_thread_only = task.group.len() > 1;
     Ok(0)
 }
 
@@ -40,7 +42,7 @@ const ARCH_SET_CPUID: u64 = 0x1012;
 
 fn sys_arch_prctl(task: &mut Task, a: [u64; 6]) -> SysResult {
     let [code, addr, ..] = a;
-    let max = task.mm.layout().max_addr;
+    let max = task.mm.lock().layout().max_addr;
     match code {
         ARCH_SET_FS | ARCH_SET_GS if addr >= max => Err(Errno::EPERM),
         ARCH_SET_FS => {
@@ -122,6 +124,16 @@ fn sys_clone(task: &mut Task, a: [u64; 6]) -> SysResult {
     // x86-64 order: flags, stack, parent_tid, child_tid, tls.
     let [flags, stack, parent_tid, child_tid, tls, _] = a;
     let flags = flags as i32;
+    if flags & libc::CLONE_THREAD != 0 {
+        let opts = ThreadOptions {
+            flags,
+            stack,
+            parent_tid,
+            child_tid,
+            tls,
+        };
+        return spawn_thread(task, opts).map(|tid| tid as u64);
+    }
     let shared = libc::CLONE_VM
         | libc::CLONE_THREAD
         | libc::CLONE_SIGHAND
@@ -173,6 +185,7 @@ fn sys_wait4(task: &mut Task, a: [u64; 6]) -> SysResult {
                 }
                 if rusage != 0 {
                     task.mm
+                        .lock()
                         .zero(rusage, std::mem::size_of::<libc::rusage>() as u64)?;
                 }
                 return Ok(child as u64);

@@ -153,8 +153,7 @@ fn sys_tkill(task: &mut Task, a: [u64; 6]) -> SysResult {
     let sig = signal_arg(a[1])?;
     match a[0] as i32 {
         tid if tid <= 0 => Err(Errno::EINVAL),
-        // Every process has one thread, whose tid is its pid.
-        tid if signal_process(task, tid, sig, SI_TKILL) => Ok(0),
+        tid if signal_thread(task, None, tid, sig) => Ok(0),
         _ => Err(Errno::ESRCH),
     }
 }
@@ -165,10 +164,31 @@ fn sys_tgkill(task: &mut Task, a: [u64; 6]) -> SysResult {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tgid != tid || !signal_process(task, tid, sig, SI_TKILL) {
+    if !signal_thread(task, Some(tgid), tid, sig) {
         return Err(Errno::ESRCH);
     }
     Ok(0)
+}
+
+/// Send `sig` to thread `tid` (of process `tgid` if given); whether it
+/// exists.
+fn signal_thread(task: &mut Task, tgid: Option<i32>, tid: i32, sig: i32) -> bool {
+    if tid == task.tid && tgid.is_none_or(|g| g == task.tgid) {
+        let _ = send_to_self(task, sig, SI_TKILL);
+        return true;
+    }
+    let Some(inbox) = task.procs.thread_inbox(tgid, tid) else {
+        return false;
+    };
+    if sig != 0 {
+        inbox.post(SigInfo::from_sender(
+            sig,
+            SI_TKILL,
+            task.tgid,
+            task.creds.uid,
+        ));
+    }
+    true
 }
 
 fn sys_rt_sigqueueinfo(task: &mut Task, a: [u64; 6]) -> SysResult {

@@ -1,9 +1,11 @@
 //! A task's file descriptor table: small integers naming open files, each
-//! with its own close-on-exec flag.
+//! with its own close-on-exec flag. The threads of a process share one
+//! table (`share`); `fork` gives the child a copy (`duplicate`). Every
+//! method locks the table for its own length only.
 
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::errno::Errno;
 use crate::vfs::file::File;
@@ -21,9 +23,9 @@ struct Entry {
 
 /// Open files by descriptor number. Cloning it (for `fork`) shares the open
 /// files, as Linux's `dup_fd` does.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct FdTable {
-    entries: BTreeMap<i32, Entry>,
+    entries: Arc<Mutex<BTreeMap<i32, Entry>>>,
 }
 
 impl FdTable {
@@ -32,11 +34,29 @@ impl FdTable {
         Self::default()
     }
 
+    /// The same table, for a thread created with CLONE_FILES.
+    pub fn share(&self) -> Self {
+        FdTable {
+            entries: self.entries.clone(),
+        }
+    }
+
+    /// A copy of the table, as `fork` gives the child.
+    pub fn duplicate(&self) -> Self {
+        FdTable {
+            entries: Arc::new(Mutex::new(self.lock().clone())),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<i32, Entry>> {
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Guest fds 0, 1 and 2 on duplicates of the sentry's own standard
     /// streams, so that the guest closing them leaves the sentry's alone. A
     /// stream the sentry does not have stays closed for the guest too.
     pub fn with_host_stdio() -> Self {
-        let mut t = Self::new();
+        let t = Self::new();
         let streams = [
             rustix::stdio::stdin(),
             rustix::stdio::stdout(),
@@ -58,78 +78,90 @@ impl FdTable {
 
     /// The open file `fd` refers to; EBADF if none.
     pub fn get(&self, fd: i32) -> Result<Arc<dyn File>, Errno> {
-        self.entries
+        self.lock()
             .get(&fd)
             .map(|e| e.file.clone())
             .ok_or(Errno::EBADF)
     }
 
     pub fn cloexec(&self, fd: i32) -> Result<bool, Errno> {
-        self.entries.get(&fd).map(|e| e.cloexec).ok_or(Errno::EBADF)
+        self.lock().get(&fd).map(|e| e.cloexec).ok_or(Errno::EBADF)
     }
 
-    pub fn set_cloexec(&mut self, fd: i32, cloexec: bool) -> Result<(), Errno> {
-        let e = self.entries.get_mut(&fd).ok_or(Errno::EBADF)?;
+    pub fn set_cloexec(&self, fd: i32, cloexec: bool) -> Result<(), Errno> {
+        let mut entries = self.lock();
+        let e = entries.get_mut(&fd).ok_or(Errno::EBADF)?;
         e.cloexec = cloexec;
         Ok(())
     }
 
     /// The lowest free descriptor that is at least `min`.
     pub fn lowest_free(&self, min: i32) -> i32 {
-        let mut want = min.max(0);
-        for &fd in self.entries.range(want..).map(|(fd, _)| fd) {
-            if fd != want {
-                break;
-            }
-            want += 1;
-        }
-        want
+        lowest_free_in(&self.lock(), min)
     }
 
     /// Install `file` at the lowest free descriptor `>= min`; EMFILE if that
     /// is not below `limit` (the task's RLIMIT_NOFILE).
     pub fn install(
-        &mut self,
+        &self,
         file: Arc<dyn File>,
         cloexec: bool,
         min: i32,
         limit: u64,
     ) -> Result<i32, Errno> {
-        let fd = self.lowest_free(min);
+        let mut entries = self.lock();
+        let fd = lowest_free_in(&entries, min);
         if fd as u64 >= limit.min(NR_OPEN) {
             return Err(Errno::EMFILE);
         }
-        self.entries.insert(fd, Entry { file, cloexec });
+        entries.insert(fd, Entry { file, cloexec });
         Ok(fd)
     }
 
     /// Put `file` at exactly `fd` (dup2/dup3), returning what was there. The
     /// caller has checked `fd` against the limit.
-    pub fn install_at(
-        &mut self,
-        fd: i32,
-        file: Arc<dyn File>,
-        cloexec: bool,
-    ) -> Option<Arc<dyn File>> {
-        self.entries
+    pub fn install_at(&self, fd: i32, file: Arc<dyn File>, cloexec: bool) -> Option<Arc<dyn File>> {
+        self.lock()
             .insert(fd, Entry { file, cloexec })
             .map(|e| e.file)
     }
 
     /// Close `fd`: the file itself goes when its last descriptor does.
-    pub fn remove(&mut self, fd: i32) -> Result<Arc<dyn File>, Errno> {
-        self.entries.remove(&fd).map(|e| e.file).ok_or(Errno::EBADF)
+    pub fn remove(&self, fd: i32) -> Result<Arc<dyn File>, Errno> {
+        self.lock().remove(&fd).map(|e| e.file).ok_or(Errno::EBADF)
     }
 
     /// Close every close-on-exec descriptor (at `execve`).
-    pub fn close_on_exec(&mut self) {
-        self.entries.retain(|_, e| !e.cloexec);
+    pub fn close_on_exec(&self) {
+        let closed: Vec<Entry> = {
+            let mut entries = self.lock();
+            let gone = entries
+                .iter()
+                .filter(|(_, e)| e.cloexec)
+                .map(|(&fd, _)| fd)
+                .collect::<Vec<_>>();
+            gone.iter().filter_map(|fd| entries.remove(fd)).collect()
+        };
+        // Files are released outside the lock.
+        drop(closed);
     }
 
     /// The open descriptors, in order.
-    pub fn fds(&self) -> impl Iterator<Item = i32> + '_ {
-        self.entries.keys().copied()
+    pub fn fds(&self) -> std::vec::IntoIter<i32> {
+        self.lock().keys().copied().collect::<Vec<_>>().into_iter()
     }
+}
+
+/// The lowest descriptor of `entries` not in use that is at least `min`.
+fn lowest_free_in(entries: &BTreeMap<i32, Entry>, min: i32) -> i32 {
+    let mut want = min.max(0);
+    for &fd in entries.range(want..).map(|(fd, _)| fd) {
+        if fd != want {
+            break;
+        }
+        want += 1;
+    }
+    want
 }
 
 #[cfg(test)]
@@ -162,7 +194,7 @@ mod tests {
 
     #[test]
     fn allocates_the_lowest_free_descriptor() {
-        let mut t = FdTable::new();
+        let t = FdTable::new();
         assert_eq!(t.install(dummy(0), false, 0, 64), Ok(0));
         assert_eq!(t.install(dummy(1), false, 0, 64), Ok(1));
         assert_eq!(t.install(dummy(2), false, 0, 64), Ok(2));
@@ -176,8 +208,20 @@ mod tests {
     }
 
     #[test]
+    fn shared_tables_see_each_other_and_duplicates_do_not() {
+        let t = FdTable::new();
+        let shared = t.share();
+        let copy = t.duplicate();
+        assert_eq!(shared.install(dummy(7), false, 0, 64), Ok(0));
+        assert_eq!(ino(&t, 0), 7);
+        assert!(matches!(copy.get(0), Err(Errno::EBADF)));
+        t.remove(0).unwrap();
+        assert!(matches!(shared.get(0), Err(Errno::EBADF)));
+    }
+
+    #[test]
     fn respects_the_limit() {
-        let mut t = FdTable::new();
+        let t = FdTable::new();
         for i in 0..3 {
             assert_eq!(t.install(dummy(i), false, 0, 3), Ok(i as i32));
         }
@@ -188,7 +232,7 @@ mod tests {
 
     #[test]
     fn install_at_replaces_and_bad_fds_are_ebadf() {
-        let mut t = FdTable::new();
+        let t = FdTable::new();
         assert!(t.install_at(5, dummy(1), true).is_none());
         let old = t.install_at(5, dummy(2), false).unwrap();
         assert_eq!(old.stat().unwrap().ino, 1);
@@ -202,7 +246,7 @@ mod tests {
 
     #[test]
     fn close_on_exec_closes_only_flagged_fds() {
-        let mut t = FdTable::new();
+        let t = FdTable::new();
         t.install(dummy(0), false, 0, 64).unwrap();
         t.install(dummy(1), true, 0, 64).unwrap();
         t.install(dummy(2), false, 0, 64).unwrap();
@@ -214,7 +258,7 @@ mod tests {
 
     #[test]
     fn dup_shares_the_file() {
-        let mut t = FdTable::new();
+        let t = FdTable::new();
         let f = dummy(7);
         t.install(f.clone(), false, 0, 64).unwrap();
         t.install(t.get(0).unwrap(), true, 0, 64).unwrap();
@@ -228,7 +272,7 @@ mod tests {
     #[test]
     fn guest_stdio_is_a_duplicate_of_the_hosts() {
         let t = FdTable::with_host_stdio();
-        let mut t2 = t.clone();
+        let t2 = t.duplicate();
         // Closing the guest's stderr leaves the sentry's usable.
         assert!(t2.remove(2).is_ok());
         drop(t);

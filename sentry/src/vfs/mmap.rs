@@ -60,16 +60,16 @@ pub fn mmap_file(
         return Err(Errno::EOVERFLOW);
     }
     let rw = Access::READ | Access::WRITE;
-    let at = task.mm.map_anon(place, len, rw, VmaKind::Anon)?;
+    let at = task.mm.lock().map_anon(place, len, rw, VmaKind::Anon)?;
     let filled = copy_file(task, file.as_ref(), at, len, offset).and_then(|()| {
         if perms == rw {
             Ok(())
         } else {
-            task.mm.protect(at, len, perms)
+            task.mm.lock().protect(at, len, perms)
         }
     });
     if let Err(e) = filled {
-        let _ = task.mm.unmap(at, len);
+        let _ = task.mm.lock().unmap(at, len);
         return Err(e);
     }
     Ok(at)

@@ -3,12 +3,14 @@
 
 use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use pagetables::{EntryFlags, PageSize, PageTables};
 
 use crate::memfile::FileRange;
-use crate::platform::{AddressSpace, PlatformError, Result};
+use crate::platform::{AddressSpace, PlatformError, Result, ThreadSeed};
+
+use super::context::KvmThreadSeed;
 use crate::{Access, PAGE_SIZE};
 
 use super::frames::FileFrames;
@@ -19,14 +21,18 @@ use super::machine::{pt_err, Machine};
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 pub struct KvmAddressSpace {
-    tables: PageTables<FileFrames>,
+    /// Locked by mapping changes (the threads of a process share it); the
+    /// vCPUs read the tables through the MMU.
+    tables: Mutex<PageTables<FileFrames>>,
+    /// Root of the tables, fixed for their life.
+    cr3: u64,
     machine: Arc<Machine>,
     /// Unique per address space, so a vCPU never mistakes a new address
     /// space on a reused root frame for the one it last ran.
     pub(super) id: u64,
     /// Bumped whenever a present entry changes: vCPUs that ran this address
     /// space must flush their TLB before running it again.
-    pub(super) generation: u64,
+    pub(super) generation: AtomicU64,
 }
 
 impl KvmAddressSpace {
@@ -36,10 +42,11 @@ impl KvmAddressSpace {
         let entry = machine.ring0_pml4_entry();
         set_root_slot(&tables, entry);
         Ok(KvmAddressSpace {
-            tables,
+            cr3: tables.root_phys(),
+            tables: Mutex::new(tables),
             machine,
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            generation: 0,
+            generation: AtomicU64::new(0),
         })
     }
 
@@ -50,14 +57,18 @@ impl KvmAddressSpace {
         if buf.len() > in_page {
             return None;
         }
-        let (phys, flags, _) = self.tables.translate(addr)?;
+        let (phys, flags, _) = self.lock().translate(addr)?;
         flags.contains(EntryFlags::USER).then_some(())?;
         self.machine.mf.read(phys, buf).ok()
     }
 
     /// CR3 (no PCID) of this address space.
     pub(super) fn cr3(&self) -> u64 {
-        self.tables.root_phys()
+        self.cr3
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PageTables<FileFrames>> {
+        self.tables.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -94,12 +105,13 @@ impl KvmAddressSpace {
     /// the leaf survives as is. Returns whether any present leaf was there.
     fn note_changed_leaves(
         &self,
+        tables: &PageTables<FileFrames>,
         addr: u64,
         end: u64,
         mut keep: impl FnMut(u64, u64, EntryFlags, PageSize) -> bool,
     ) -> Result<bool> {
         let mut any = false;
-        self.tables
+        tables
             .for_each_mapping_in(addr, end - addr, |virt, phys, flags, size| {
                 any = true;
                 if !keep(virt, phys, flags, size) {
@@ -120,7 +132,7 @@ fn grants_all_of(new: EntryFlags, old: EntryFlags) -> bool {
 }
 
 impl AddressSpace for KvmAddressSpace {
-    fn map_file(&mut self, addr: u64, range: FileRange, perms: Access) -> Result<()> {
+    fn map_file(&self, addr: u64, range: FileRange, perms: Access) -> Result<()> {
         let end = addr
             .checked_add(range.len)
             .filter(|&end| end <= USER_LIMIT)
@@ -139,9 +151,10 @@ impl AddressSpace for KvmAddressSpace {
             return self.unmap(addr, range.len);
         }
         let flags = leaf_flags(perms);
+        let mut tables = self.lock();
         // A leaf that keeps its page and gains rights needs nothing: the
         // shadow MMU re-reads the tables when the old, narrower entry faults.
-        let replaced = self.note_changed_leaves(addr, end, |virt, phys, old, size| {
+        let replaced = self.note_changed_leaves(&tables, addr, end, |virt, phys, old, size| {
             size == PageSize::Size4K
                 && virt >= addr
                 && phys == range.offset + (virt - addr)
@@ -156,13 +169,17 @@ impl AddressSpace for KvmAddressSpace {
         let mut virt = addr;
         while virt < end {
             let phys = range.offset + (virt - addr);
-            self.tables
+            tables
                 .remap(virt, phys, PageSize::Size4K, flags)
                 .map_err(pt_err)?;
             virt += PAGE_SIZE;
         }
+        drop(tables);
         if replaced {
-            self.generation += 1;
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            // Other vCPUs of this process may run right now: drop the old
+            // frames from the shadow MMU before anyone reuses them.
+            self.machine.sync_shadow()?;
         } else if let Err(e) =
             self.machine
                 .mf
@@ -174,18 +191,26 @@ impl AddressSpace for KvmAddressSpace {
         Ok(())
     }
 
-    fn unmap(&mut self, addr: u64, len: u64) -> Result<()> {
+    fn unmap(&self, addr: u64, len: u64) -> Result<()> {
         let end = addr.saturating_add(len).min(USER_LIMIT);
         if addr >= end {
             return Ok(());
         }
-        self.note_changed_leaves(addr, end, |_, _, _, _| false)?;
-        self.tables.unmap_range(addr, end - addr).map_err(pt_err)?;
-        self.generation += 1;
-        Ok(())
+        {
+            let mut tables = self.lock();
+            self.note_changed_leaves(&tables, addr, end, |_, _, _, _| false)?;
+            tables.unmap_range(addr, end - addr).map_err(pt_err)?;
+        }
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        // As in `map_file`: no vCPU of this process keeps the old frames.
+        self.machine.sync_shadow()
     }
 
-    fn as_any_mut(&mut self) -> &mut dyn Any {
+    fn spawn_thread(&self) -> Result<Box<dyn ThreadSeed>> {
+        Ok(Box::new(KvmThreadSeed(self.machine.clone())))
+    }
+
+    fn as_any(&self) -> &dyn Any {
         self
     }
 }
@@ -196,6 +221,6 @@ impl Drop for KvmAddressSpace {
         // The tree's frames go to the quarantine, so no shadow page built
         // from them is reachable again (nothing loads them as CR3 or links
         // them as tables) until KVM has dropped them all.
-        set_root_slot(&self.tables, 0);
+        set_root_slot(&self.lock(), 0);
     }
 }

@@ -14,7 +14,7 @@ use ring0::abi::{Regs, Vector, PF_INSTRUCTION, PF_WRITE};
 use ring0::resume::{prepare_user_return, Resume};
 
 use crate::platform::{
-    downcast, Access, AddressSpace, Context, Event, Interrupter, PlatformError, Result,
+    downcast, Access, AddressSpace, Context, Event, Interrupter, PlatformError, Result, ThreadSeed,
 };
 
 use super::address_space::KvmAddressSpace;
@@ -53,6 +53,16 @@ impl Drop for KvmContext {
     }
 }
 
+/// A new thread's context: a vCPU of the same machine, taken on the thread
+/// that runs it.
+pub(super) struct KvmThreadSeed(pub(super) Arc<Machine>);
+
+impl ThreadSeed for KvmThreadSeed {
+    fn into_context(self: Box<Self>) -> Result<Box<dyn Context>> {
+        Ok(Box::new(KvmContext::new(&self.0)?))
+    }
+}
+
 /// The access a #PF error code describes.
 fn fault_access(code: u64) -> Access {
     if code & PF_INSTRUCTION != 0 {
@@ -84,7 +94,7 @@ fn load_sregs(v: &mut Vcpu, cr3: Option<u64>, regs: &Regs) {
 }
 
 impl Context for KvmContext {
-    fn switch(&mut self, asp: &mut dyn AddressSpace, regs: &mut Regs) -> Result<Event> {
+    fn switch(&mut self, asp: &dyn AddressSpace, regs: &mut Regs) -> Result<Event> {
         let asp = downcast::<KvmAddressSpace>(asp)?;
         if self.kick.pending.swap(false, Ordering::SeqCst) {
             return Ok(Event::Interrupted);
@@ -105,9 +115,10 @@ impl Context for KvmContext {
                 });
             }
         };
-        let want = (asp.id, asp.generation);
+        let generation = asp.generation.load(Ordering::Acquire);
+        let want = (asp.id, generation);
         let new_cr3 = (self.loaded.0 != asp.id).then(|| asp.cr3());
-        if new_cr3.is_none() && self.loaded.1 != asp.generation {
+        if new_cr3.is_none() && self.loaded.1 != generation {
             // Same tables, changed entries: ring0 reloads CR3 to flush.
             resume |= Resume::LOAD_CR3;
         }

@@ -1,19 +1,23 @@
-//! A guest address space on the ptrace platform: one stub process.
+//! A guest address space on the ptrace platform: one stub process, with one
+//! stub thread per guest thread, each traced by the sentry thread running
+//! that guest thread.
 //!
-//! Mapping changes are queued and applied by the tracing thread just before
-//! guest code next runs, in one batch: the stub opens the memory file (it
+//! Mapping changes are queued and applied by a tracing thread (through its
+//! own stub thread) just before guest code next runs, in one batch: the stub opens the memory file (it
 //! holds no descriptor while guest code runs), performs every queued `mmap`
 //! and `munmap`, and closes it again. Each injected call is a ptrace round
 //! trip, so batching and merging adjacent mappings matter.
 
 use std::any::Any;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use libc::pid_t;
 use ring0::abi::Regs;
 
 use crate::memfile::FileRange;
-use crate::platform::{Access, AddressSpace, PlatformError, Result};
+use crate::platform::{Access, AddressSpace, PlatformError, Result, ThreadSeed};
+
+use super::context::PtraceThreadSeed;
 
 use super::stub::StubPage;
 use super::sys::{self, WaitStatus};
@@ -33,13 +37,61 @@ enum MapOp {
 }
 
 pub struct PtraceAddressSpace {
+    /// The stub process (its first thread).
     pid: pid_t,
-    /// The sentry thread allowed to ptrace the stub.
-    tracer: pid_t,
     stub: Arc<StubPage>,
-    /// Registers of the stopped stub, reused as the template for injection.
     base_regs: Regs,
+    shared: Arc<Mutex<Shared>>,
+}
+
+/// What every thread of the guest process reaches through the address
+/// space: the queued mapping changes and which stub thread each sentry
+/// thread traces.
+pub(super) struct Shared {
     pending: Vec<MapOp>,
+    /// (sentry thread, the stub thread it traces), one per guest thread.
+    tracees: Vec<(pid_t, pid_t)>,
+}
+
+impl Shared {
+    pub(super) fn add_tracee(&mut self, tracer: pid_t, tid: pid_t) {
+        self.tracees.push((tracer, tid));
+    }
+
+    pub(super) fn remove_tracee(&mut self, tid: pid_t) {
+        self.tracees.retain(|&(_, t)| t != tid);
+    }
+
+    fn tracee_of(&self, tracer: pid_t) -> Option<pid_t> {
+        self.tracees
+            .iter()
+            .find(|&&(t, _)| t == tracer)
+            .map(|&(_, tid)| tid)
+    }
+
+    fn push(&mut self, op: MapOp) {
+        if let (
+            Some(MapOp::Map {
+                addr,
+                len,
+                prot,
+                offset,
+            }),
+            MapOp::Map {
+                addr: a2,
+                len: l2,
+                prot: p2,
+                offset: o2,
+            },
+        ) = (self.pending.last_mut(), op)
+        {
+            if *addr + *len == a2 && *offset + *len == o2 && *prot == p2 {
+                *len += l2;
+                return;
+            }
+        }
+        self.pending.push(op);
+    }
 }
 
 fn prot_of(perms: Access) -> i32 {
@@ -66,59 +118,83 @@ impl PtraceAddressSpace {
         }
         Ok(PtraceAddressSpace {
             pid,
-            tracer: sys::gettid(),
             stub,
             base_regs,
-            pending: Vec::new(),
+            shared: Arc::new(Mutex::new(Shared {
+                pending: Vec::new(),
+                tracees: vec![(sys::gettid(), pid)],
+            })),
         })
     }
 
-    /// Host pid of the stub process.
+    /// The stub process.
     pub fn pid(&self) -> pid_t {
         self.pid
     }
 
-    pub(super) fn tracer(&self) -> pid_t {
-        self.tracer
+    /// Where a stub thread executes `exit` from.
+    pub(super) fn exit_addr(&self) -> u64 {
+        self.stub.syscall_addr()
     }
 
-    fn push(&mut self, op: MapOp) {
-        // Merge with the previous mapping when it continues it in both the
-        // guest and the memory file: one injected mmap instead of two.
-        if let (
-            Some(MapOp::Map {
-                addr,
-                len,
-                prot,
-                offset,
-            }),
-            MapOp::Map {
-                addr: a2,
-                len: l2,
-                prot: p2,
-                offset: o2,
-            },
-        ) = (self.pending.last_mut(), op)
-        {
-            if *addr + *len == a2 && *offset + *len == o2 && *prot == p2 {
-                *len += l2;
-                return;
-            }
+    pub(super) fn shared(&self) -> &Arc<Mutex<Shared>> {
+        &self.shared
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stub thread the calling sentry thread traces.
+    pub(super) fn my_tracee(&self) -> Result<pid_t> {
+        self.lock().tracee_of(sys::gettid()).ok_or_else(no_tracee)
+    }
+
+    /// Make the stub clone a new thread (through the caller's own stub
+    /// thread, which must be stopped); returns the new thread's id. The new
+    /// thread waits untraced until its tracer seizes it.
+    pub(super) fn clone_thread(&self) -> Result<pid_t> {
+        let tid = self.my_tracee()?;
+        let flags = (libc::CLONE_VM
+            | libc::CLONE_FS
+            | libc::CLONE_FILES
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_THREAD
+            | libc::CLONE_SYSVSEM) as u64;
+        let r = self.inject_at(
+            tid,
+            self.stub.clone_addr(),
+            libc::SYS_clone,
+            [flags, 0, 0, 0, 0, 0],
+        )?;
+        if r <= 0 {
+            return Err(PlatformError::Protocol(format!(
+                "stub cannot clone a thread: errno {}",
+                -r
+            )));
         }
-        self.pending.push(op);
+        Ok(r as pid_t)
     }
 
-    /// Apply queued mapping changes in the stub. Called by the tracer with
-    /// the stub stopped.
-    pub(super) fn flush(&mut self) -> Result<()> {
-        if self.pending.is_empty() {
+    /// Apply the queued mapping changes through the caller's stub thread.
+    pub(super) fn flush(&self) -> Result<()> {
+        let mut shared = self.lock();
+        if shared.pending.is_empty() {
             return Ok(());
         }
-        let ops = std::mem::take(&mut self.pending);
+        let tid = shared.tracee_of(sys::gettid()).ok_or_else(no_tracee)?;
+        // Applied with the lock held: another thread's switch must not run
+        // guest code before the changes queued so far are in place.
+        let ops = std::mem::take(&mut shared.pending);
+        self.apply(tid, ops)
+    }
+
+    fn apply(&self, tid: pid_t, ops: Vec<MapOp>) -> Result<()> {
         let needs_fd = ops.iter().any(|op| matches!(op, MapOp::Map { .. }));
         let fd = if needs_fd {
             let flags = (libc::O_RDWR | libc::O_CLOEXEC) as u64;
             let fd = self.inject(
+                tid,
                 libc::SYS_openat,
                 [libc::AT_FDCWD as u64, self.stub.path_addr(), flags, 0, 0, 0],
             )?;
@@ -143,13 +219,18 @@ impl PtraceAddressSpace {
                 } => {
                     let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
                     (
-                        self.inject(libc::SYS_mmap, [addr, len, prot as u64, flags, fd, offset])?,
+                        self.inject(
+                            tid,
+                            libc::SYS_mmap,
+                            [addr, len, prot as u64, flags, fd, offset],
+                        )?,
                         addr as i64,
                     )
                 }
-                MapOp::Unmap { addr, len } => {
-                    (self.inject(libc::SYS_munmap, [addr, len, 0, 0, 0, 0])?, 0)
-                }
+                MapOp::Unmap { addr, len } => (
+                    self.inject(tid, libc::SYS_munmap, [addr, len, 0, 0, 0, 0])?,
+                    0,
+                ),
             };
             if r != want {
                 result = Err(PlatformError::Protocol(format!("stub {op:?} returned {r}")));
@@ -157,15 +238,21 @@ impl PtraceAddressSpace {
             }
         }
         if needs_fd {
-            self.inject(libc::SYS_close, [fd, 0, 0, 0, 0, 0])?;
+            self.inject(tid, libc::SYS_close, [fd, 0, 0, 0, 0, 0])?;
         }
         result
     }
 
-    /// Make the stopped stub execute one system call and return its result.
-    fn inject(&mut self, nr: i64, args: [u64; 6]) -> Result<i64> {
+    /// Make stopped stub thread `tid` execute one system call and return
+    /// its result.
+    pub(super) fn inject(&self, tid: pid_t, nr: i64, args: [u64; 6]) -> Result<i64> {
+        self.inject_at(tid, self.stub.syscall_addr(), nr, args)
+    }
+
+    /// The same, with the `syscall` at `entry` (which traps back after it).
+    fn inject_at(&self, tid: pid_t, entry: u64, nr: i64, args: [u64; 6]) -> Result<i64> {
         let mut regs = Regs {
-            rip: self.stub.syscall_addr(),
+            rip: entry,
             rax: nr as u64,
             rdi: args[0],
             rsi: args[1],
@@ -175,25 +262,23 @@ impl PtraceAddressSpace {
             r9: args[5],
             ..self.base_regs
         };
-        sys::set_regs(self.pid, &regs).map_err(|(c, e)| PlatformError::host(c, e))?;
-        sys::resume(self.pid, libc::PTRACE_CONT).map_err(|(c, e)| PlatformError::host(c, e))?;
+        sys::set_regs(tid, &regs).map_err(|(c, e)| PlatformError::host(c, e))?;
+        sys::resume(tid, libc::PTRACE_CONT).map_err(|(c, e)| PlatformError::host(c, e))?;
         loop {
-            match sys::wait(self.pid).map_err(|(c, e)| PlatformError::host(c, e))? {
+            match sys::wait(tid).map_err(|(c, e)| PlatformError::host(c, e))? {
                 WaitStatus::Stopped(libc::SIGTRAP) => break,
                 WaitStatus::Stopped(
                     sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE),
                 ) => {
-                    sys::get_regs(self.pid, &mut regs)
-                        .map_err(|(c, e)| PlatformError::host(c, e))?;
-                    let si =
-                        sys::get_siginfo(self.pid).map_err(|(c, e)| PlatformError::host(c, e))?;
+                    sys::get_regs(tid, &mut regs).map_err(|(c, e)| PlatformError::host(c, e))?;
+                    let si = sys::get_siginfo(tid).map_err(|(c, e)| PlatformError::host(c, e))?;
                     return Err(PlatformError::Protocol(format!(
                         "stub faulted with signal {sig} (code {}) at {:#x} during injected system call {nr}: {regs:x?}",
                         si.si_code, regs.rip
                     )));
                 }
                 // A signal (an interrupt) arrived first; drop it and go on.
-                WaitStatus::Stopped(_) => sys::resume(self.pid, libc::PTRACE_CONT)
+                WaitStatus::Stopped(_) => sys::resume(tid, libc::PTRACE_CONT)
                     .map_err(|(c, e)| PlatformError::host(c, e))?,
                 other => {
                     return Err(PlatformError::StubDied(format!(
@@ -202,14 +287,20 @@ impl PtraceAddressSpace {
                 }
             }
         }
-        sys::get_regs(self.pid, &mut regs).map_err(|(c, e)| PlatformError::host(c, e))?;
+        sys::get_regs(tid, &mut regs).map_err(|(c, e)| PlatformError::host(c, e))?;
         Ok(regs.rax as i64)
     }
 }
 
+fn no_tracee() -> PlatformError {
+    PlatformError::Protocol(
+        "ptrace address space used from a thread that traces none of its stub threads".into(),
+    )
+}
+
 impl AddressSpace for PtraceAddressSpace {
-    fn map_file(&mut self, addr: u64, range: FileRange, perms: Access) -> Result<()> {
-        self.push(MapOp::Map {
+    fn map_file(&self, addr: u64, range: FileRange, perms: Access) -> Result<()> {
+        self.lock().push(MapOp::Map {
             addr,
             len: range.len,
             prot: prot_of(perms),
@@ -218,12 +309,29 @@ impl AddressSpace for PtraceAddressSpace {
         Ok(())
     }
 
-    fn unmap(&mut self, addr: u64, len: u64) -> Result<()> {
-        self.push(MapOp::Unmap { addr, len });
+    fn unmap(&self, addr: u64, len: u64) -> Result<()> {
+        let threads = {
+            let mut shared = self.lock();
+            shared.push(MapOp::Unmap { addr, len });
+            shared.tracees.len()
+        };
+        // Other threads may be running guest code: take the pages from
+        // them now, before the sentry reuses them.
+        if threads > 1 {
+            self.flush()?;
+        }
         Ok(())
     }
 
-    fn as_any_mut(&mut self) -> &mut dyn Any {
+    fn spawn_thread(&self) -> Result<Box<dyn ThreadSeed>> {
+        let tid = self.clone_thread()?;
+        Ok(Box::new(PtraceThreadSeed {
+            tid,
+            exit_addr: self.exit_addr(),
+        }))
+    }
+
+    fn as_any(&self) -> &dyn Any {
         self
     }
 }

@@ -2,15 +2,15 @@
 //! PTRACE_SYSEMU and turns each stop into an `Event`.
 
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ring0::abi::{Regs, Vector};
 
 use crate::platform::{
-    downcast, Access, AddressSpace, Context, Event, Interrupter, PlatformError, Result,
+    downcast, Access, AddressSpace, Context, Event, Interrupter, PlatformError, Result, ThreadSeed,
 };
 
-use super::address_space::PtraceAddressSpace;
+use super::address_space::{PtraceAddressSpace, Shared};
 use super::sys::{self, WaitStatus};
 
 /// Stop signal of a system-call stop with PTRACE_O_TRACESYSGOOD.
@@ -22,6 +22,18 @@ pub struct PtraceContext {
     /// The stub thread this context last ran in (its FPU state lives
     /// there), or 0 before the first switch.
     last: i32,
+    /// For a thread's context (not the process's first): its stub thread,
+    /// attached by the calling sentry thread, and the address space's shared
+    /// state, where it registers at its first switch and unregisters when
+    /// the thread ends.
+    thread: Option<StubThread>,
+    /// Where the stub page's `syscall` is, to make the thread exit.
+    exit_addr: u64,
+}
+
+struct StubThread {
+    tid: i32,
+    shared: Option<Arc<Mutex<Shared>>>,
 }
 
 impl PtraceContext {
@@ -29,6 +41,8 @@ impl PtraceContext {
         PtraceContext {
             running: Arc::new(AtomicI32::new(0)),
             last: 0,
+            thread: None,
+            exit_addr: 0,
         }
     }
 
@@ -48,25 +62,91 @@ struct PtraceInterrupter {
 
 impl Interrupter for PtraceInterrupter {
     fn interrupt(&self) {
-        let pid = self.running.load(Ordering::Acquire);
-        if pid != 0 {
-            // SIGSTOP cannot be blocked or handled by the stub; the tracer
-            // sees it as a signal stop and suppresses it.
-            let _ = sys::tgkill(pid, pid, libc::SIGSTOP);
+        let tid = self.running.load(Ordering::Acquire);
+        if tid != 0 {
+            // SIGSTOP cannot be blocked or handled by the stub. Directed at
+            // the one stub thread, it is a signal-delivery stop the tracer
+            // sees and suppresses; no other stub thread stops.
+            let _ = sys::tkill(tid, libc::SIGSTOP);
+        }
+    }
+}
+
+/// A new stub thread, cloned by the parent thread's stub and waiting to be
+/// seized by the sentry thread that will run it.
+pub(super) struct PtraceThreadSeed {
+    pub(super) tid: i32,
+    pub(super) exit_addr: u64,
+}
+
+impl ThreadSeed for PtraceThreadSeed {
+    fn into_context(self: Box<Self>) -> Result<Box<dyn Context>> {
+        let tid = self.tid;
+        let host = |(c, e)| PlatformError::host(c, e);
+        let opts = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL;
+        if let Err(e) = sys::seize_and_interrupt(tid, opts) {
+            let _ = sys::tkill(tid, libc::SIGKILL);
+            return Err(host(e));
+        }
+        match sys::wait(tid).map_err(host)? {
+            WaitStatus::Stopped(_) => {}
+            other => {
+                return Err(PlatformError::StubDied(format!(
+                    "new stub thread {tid}: {other:?}"
+                )))
+            }
+        }
+        let mut ctx = PtraceContext::new();
+        ctx.thread = Some(StubThread { tid, shared: None });
+        ctx.exit_addr = self.exit_addr;
+        Ok(Box::new(ctx))
+    }
+}
+
+impl Drop for PtraceContext {
+    fn drop(&mut self) {
+        let Some(StubThread { tid, shared }) = self.thread.take() else {
+            return;
+        };
+        if let Some(shared) = shared {
+            shared
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove_tracee(tid);
+        }
+        // End just this stub thread (a SIGKILL would end the whole stub):
+        // it executes exit() from the stub page.
+        let mut regs = Regs::default();
+        if sys::get_regs(tid, &mut regs).is_ok() {
+            regs.rip = self.exit_addr;
+            regs.rax = libc::SYS_exit as u64;
+            regs.rdi = 0;
+            regs.orig_rax = u64::MAX;
+            if sys::set_regs(tid, &regs).is_ok() && sys::resume(tid, libc::PTRACE_CONT).is_ok() {
+                while let Ok(WaitStatus::Stopped(_)) = sys::wait(tid) {
+                    if sys::resume(tid, libc::PTRACE_CONT).is_err() {
+                        break;
+                    }
+                }
+            }
         }
     }
 }
 
 impl Context for PtraceContext {
-    fn switch(&mut self, asp: &mut dyn AddressSpace, regs: &mut Regs) -> Result<Event> {
+    fn switch(&mut self, asp: &dyn AddressSpace, regs: &mut Regs) -> Result<Event> {
         let asp = downcast::<PtraceAddressSpace>(asp)?;
-        if asp.tracer() != sys::gettid() {
-            return Err(PlatformError::Protocol(
-                "ptrace address space used from a thread that does not trace it".into(),
-            ));
+        if let Some(StubThread { tid, shared }) = &mut self.thread {
+            if shared.is_none() {
+                let s = asp.shared().clone();
+                s.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .add_tracee(sys::gettid(), *tid);
+                *shared = Some(s);
+            }
         }
         asp.flush()?;
-        let pid = asp.pid();
+        let pid = asp.my_tracee()?;
         self.last = pid;
         let host = |(c, e)| PlatformError::host(c, e);
         sys::set_regs(pid, regs).map_err(host)?;

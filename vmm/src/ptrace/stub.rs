@@ -49,6 +49,19 @@ core::arch::global_asm!(
     "syscall",
     "int3",
     "jmp rvisor_stub_syscall",
+    // An injected clone() of a new stub thread: the caller traps back to
+    // the tracer as above; the new thread, untraced until its own tracer
+    // seizes it, waits in pause() (it needs no stack).
+    ".globl rvisor_stub_clone",
+    "rvisor_stub_clone:",
+    "syscall",
+    "test rax, rax",
+    "jz 2f",
+    "int3",
+    "2:",
+    "mov eax, 34",
+    "syscall",
+    "jmp 2b",
     ".globl rvisor_stub_end",
     "rvisor_stub_end:",
     ".popsection",
@@ -57,6 +70,7 @@ core::arch::global_asm!(
 extern "C" {
     static rvisor_stub_start: u8;
     static rvisor_stub_syscall: u8;
+    static rvisor_stub_clone: u8;
     static rvisor_stub_end: u8;
 }
 
@@ -146,6 +160,13 @@ impl StubPage {
     pub fn syscall_addr(&self) -> u64 {
         let (start, syscall_at, _) = stub_symbols();
         self.addr + (syscall_at - start) as u64
+    }
+
+    /// Address of the `syscall` that clones a new stub thread (see the
+    /// assembly above).
+    pub fn clone_addr(&self) -> u64 {
+        let (start, _, _) = stub_symbols();
+        self.addr + (&raw const rvisor_stub_clone as usize - start) as u64
     }
 
     /// Address of the NUL-terminated memory-file path inside the page.

@@ -84,11 +84,22 @@ pub fn wait(pid: pid_t) -> SysResult<WaitStatus> {
     }
 }
 
-/// Send `sig` to thread `tid` of process `pid`.
-pub fn tgkill(pid: pid_t, tid: pid_t, sig: i32) -> SysResult<()> {
+/// Attach to thread `tid` (PTRACE_SEIZE with `options`) and stop it
+/// (PTRACE_INTERRUPT); the caller waits for the stop.
+pub fn seize_and_interrupt(tid: pid_t, options: libc::c_int) -> SysResult<()> {
+    // SAFETY: PTRACE_SEIZE takes the options by value in `data`.
+    let r = unsafe { libc::ptrace(libc::PTRACE_SEIZE, tid, 0, options as libc::c_long) };
+    check(r, "PTRACE_SEIZE")?;
+    // SAFETY: PTRACE_INTERRUPT takes no pointers.
+    let r = unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0) };
+    check(r, "PTRACE_INTERRUPT").map(drop)
+}
+
+/// Send `sig` to thread `tid`, whichever process it is in.
+pub fn tkill(tid: pid_t, sig: i32) -> SysResult<()> {
     // SAFETY: a plain system call with integer arguments.
-    let r = unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) };
-    check(r, "tgkill").map(drop)
+    let r = unsafe { libc::syscall(libc::SYS_tkill, tid, sig) };
+    check(r, "tkill").map(drop)
 }
 
 /// Kill and reap a stub.

@@ -121,7 +121,7 @@ fn read_path(task: &mut Task, addr: u64, allow_empty: bool) -> Result<Vec<u8>, E
 /// `access_ok`): EFAULT before anything else if not.
 fn user_range_ok(task: &Task, addr: u64, len: u64) -> bool {
     addr.checked_add(len)
-        .is_some_and(|end| end <= task.mm.layout().max_addr)
+        .is_some_and(|end| end <= task.mm.lock().layout().max_addr)
 }
 
 /// How many of the `len` bytes at `addr` the guest may access with
@@ -138,6 +138,7 @@ fn accessible_len(task: &mut Task, addr: u64, len: usize, access: Access) -> usi
     while cur < end {
         let vma = task
             .mm
+            .lock()
             .vmas()
             .find(|(_, v)| v.end > cur)
             .filter(|&(start, _)| start <= cur)

@@ -23,15 +23,21 @@ use crate::vfs::{FdTable, FsContext};
 struct Unmapped;
 
 impl AddressSpace for Unmapped {
-    fn map_file(&mut self, _addr: u64, _range: FileRange, _perms: Access) -> vmm::Result<()> {
+    fn map_file(&self, _addr: u64, _range: FileRange, _perms: Access) -> vmm::Result<()> {
         Ok(())
     }
 
-    fn unmap(&mut self, _addr: u64, _len: u64) -> vmm::Result<()> {
+    fn unmap(&self, _addr: u64, _len: u64) -> vmm::Result<()> {
         Ok(())
     }
 
-    fn as_any_mut(&mut self) -> &mut dyn Any {
+    fn spawn_thread(&self) -> vmm::Result<Box<dyn vmm::ThreadSeed>> {
+        Err(vmm::PlatformError::Protocol(
+            "no threads in this test".into(),
+        ))
+    }
+
+    fn as_any(&self) -> &dyn Any {
         self
     }
 }
@@ -71,6 +77,7 @@ fn sys(task: &mut Task, nr: i64, args: &[u64]) -> Result<u64, Errno> {
 /// `len` bytes of fresh guest memory with `perms`.
 fn alloc(task: &mut Task, len: u64, perms: Access) -> u64 {
     task.mm
+        .lock()
         .map_anon(Placement::Hint(0), len, perms, VmaKind::Anon)
         .unwrap()
 }
@@ -117,7 +124,7 @@ fn reads_stop_where_guest_memory_does() {
     let rw = Access::READ | Access::WRITE;
     let area = alloc(task, 3 * PAGE_SIZE, rw);
     let ro = area + PAGE_SIZE;
-    task.mm.protect(ro, PAGE_SIZE, Access::READ).unwrap();
+    task.mm.lock().protect(ro, PAGE_SIZE, Access::READ).unwrap();
     let seek_cur = |task: &mut Task| sys(task, libc::SYS_lseek, &[fd, 0, libc::SEEK_CUR as u64]);
 
     // Five writable bytes, then a read-only page: a short read.

@@ -271,7 +271,7 @@ fn read_mem(
             format!("{{rlim_cur={}, rlim_max={}}}", rlim(cur), rlim(max))
         }
         Mem::Utsname => {
-            let mut field = |i: u64| -> Result<String, Errno> {
+            let field = |i: u64| -> Result<String, Errno> {
                 let mut b = [0u8; 65];
                 task.mm.copy_in(addr + 65 * i, &mut b)?;
                 let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());

@@ -1,0 +1,239 @@
+//! [`ThreadGroup`]: the threads of one guest process, and how they end
+//! together.
+//!
+//! Each guest thread runs on its own host thread. `exit_group`, a fatal
+//! signal or `execve` ends the other threads: the group records why and
+//! posts SIGKILL to each of them, which interrupts guest code and any
+//! system call they sleep in; each thread's run loop then sees
+//! [`ThreadGroup::ending`] and stops.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use super::inbox::SignalInbox;
+use super::siginfo::{SigInfo, SI_KERNEL};
+use super::ExitStatus;
+
+/// Why the group's threads are ending.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// The process exits with this status.
+    Exit(ExitStatus),
+    /// Thread `keeper` is executing a new program; the others end.
+    Exec { keeper: i32 },
+}
+
+#[derive(Default)]
+struct State {
+    /// Live threads and their inboxes.
+    threads: BTreeMap<i32, Arc<SignalInbox>>,
+    ending: Option<Ending>,
+    /// The process's exit status once it has ended.
+    final_status: Option<ExitStatus>,
+}
+
+#[derive(Default)]
+pub struct ThreadGroup {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+impl ThreadGroup {
+    /// A group whose only thread is `tid`.
+    pub fn new(tid: i32, inbox: Arc<SignalInbox>) -> Arc<Self> {
+        let group = ThreadGroup::default();
+        group.lock().threads.insert(tid, inbox);
+        Arc::new(group)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Add thread `tid`; false if the group is already ending (the new
+    /// thread must not start).
+    pub fn add(&self, tid: i32, inbox: Arc<SignalInbox>) -> bool {
+        let mut s = self.lock();
+        if s.ending.is_some() {
+            return false;
+        }
+        s.threads.insert(tid, inbox);
+        true
+    }
+
+    /// Thread `tid` has ended.
+    pub fn remove(&self, tid: i32) {
+        self.lock().threads.remove(&tid);
+        self.changed.notify_all();
+    }
+
+    /// How many threads are live.
+    pub fn len(&self) -> usize {
+        self.lock().threads.len()
+    }
+
+    /// Whether no thread is live.
+    pub fn is_empty(&self) -> bool {
+        self.lock().threads.is_empty()
+    }
+
+    /// The live threads' ids and inboxes.
+    pub fn threads(&self) -> Vec<(i32, Arc<SignalInbox>)> {
+        self.lock()
+            .threads
+            .iter()
+            .map(|(&tid, inbox)| (tid, inbox.clone()))
+            .collect()
+    }
+
+    /// End the process with `status` (`exit_group`, a fatal signal): every
+    /// thread but `from` is told to stop. The first reason given wins.
+    pub fn exit(&self, from: i32, status: ExitStatus) {
+        self.end(from, Ending::Exit(status));
+    }
+
+    /// Thread `keeper` starts executing a new program: the others stop.
+    /// Returns false if the group is already ending otherwise.
+    pub fn begin_exec(&self, keeper: i32) -> bool {
+        self.end(keeper, Ending::Exec { keeper })
+            && self.lock().ending == Some(Ending::Exec { keeper })
+    }
+
+    fn end(&self, from: i32, why: Ending) -> bool {
+        let others = {
+            let mut s = self.lock();
+            if s.ending.is_some() && s.ending != Some(why) {
+                return false;
+            }
+            s.ending = Some(why);
+            self.changed.notify_all();
+            s.threads
+                .iter()
+                .filter(|&(&tid, _)| tid != from)
+                .map(|(_, inbox)| inbox.clone())
+                .collect::<Vec<_>>()
+        };
+        for inbox in others {
+            inbox.post(SigInfo::fault(libc::SIGKILL, SI_KERNEL, 0));
+        }
+        true
+    }
+
+    /// Whether thread `tid` must stop, and the status the process ends with
+    /// (for a thread ended by another's `execve`, the status is unused).
+    pub fn ending(&self, tid: i32) -> Option<ExitStatus> {
+        match self.lock().ending? {
+            Ending::Exit(status) => Some(status),
+            Ending::Exec { keeper } if keeper != tid => Some(ExitStatus::Signaled(libc::SIGKILL)),
+            Ending::Exec { .. } => None,
+        }
+    }
+
+    /// The status the process exits with, if its end was decided.
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        match self.lock().ending? {
+            Ending::Exit(status) => Some(status),
+            Ending::Exec { .. } => None,
+        }
+    }
+
+    /// Whether another thread's `execve` took the process over.
+    pub fn taken_over_by_exec(&self, tid: i32) -> bool {
+        matches!(self.lock().ending, Some(Ending::Exec { keeper }) if keeper != tid)
+    }
+
+    /// Wait until `tid` is the only live thread (or none is).
+    pub fn wait_alone(&self, tid: i32) {
+        let mut s = self.lock();
+        while s.threads.keys().any(|&t| t != tid) {
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Wait, as the first thread after its own end, until every other
+    /// thread is gone (false) or another thread's `execve` took the process
+    /// over (true).
+    pub fn wait_gone_or_taken(&self, tid: i32) -> bool {
+        let mut s = self.lock();
+        loop {
+            if matches!(s.ending, Some(Ending::Exec { keeper }) if keeper != tid) {
+                return true;
+            }
+            if s.threads.is_empty() {
+                return false;
+            }
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Record the process's exit status.
+    pub fn set_final(&self, status: ExitStatus) {
+        self.lock().final_status = Some(status);
+        self.changed.notify_all();
+    }
+
+    /// Wait for the process's exit status (for a thread whose process was
+    /// taken over by another thread's `execve`, which reports it later).
+    pub fn wait_final(&self) -> ExitStatus {
+        let mut s = self.lock();
+        loop {
+            if let Some(status) = s.final_status {
+                return status;
+            }
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// After an `execve` has taken over: the group is ordinary again, with
+    /// `tid` (now the leader, numbered `tgid`) as its only thread.
+    pub fn finish_exec(&self, tid: i32, tgid: i32) {
+        let mut s = self.lock();
+        if let Some(inbox) = s.threads.remove(&tid) {
+            s.threads.insert(tgid, inbox);
+        }
+        s.ending = None;
+        drop(s);
+        self.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_stops_the_other_threads_and_the_first_reason_wins() {
+        let a = Arc::new(SignalInbox::default());
+        let b = Arc::new(SignalInbox::default());
+        let g = ThreadGroup::new(1, a.clone());
+        assert!(g.add(2, b.clone()));
+        assert_eq!(g.ending(2), None);
+        g.exit(1, ExitStatus::Exited(3));
+        g.exit(2, ExitStatus::Signaled(9));
+        assert_eq!(g.ending(2), Some(ExitStatus::Exited(3)));
+        assert_eq!(b.drain().len(), 1, "thread 2 was told to stop");
+        assert!(a.drain().is_empty(), "the exiting thread was not");
+        assert!(
+            !g.add(3, Arc::default()),
+            "no thread starts in an ending group"
+        );
+        g.remove(2);
+        g.wait_alone(1);
+        assert_eq!(g.len(), 1);
+    }
+
+    #[test]
+    fn exec_keeps_one_thread_which_becomes_the_leader() {
+        let g = ThreadGroup::new(10, Arc::default());
+        assert!(g.add(11, Arc::default()));
+        assert!(g.begin_exec(11));
+        assert_eq!(g.ending(11), None);
+        assert!(g.ending(10).is_some());
+        assert!(g.taken_over_by_exec(10));
+        g.remove(10);
+        g.wait_alone(11);
+        g.finish_exec(11, 10);
+        assert_eq!(g.threads().iter().map(|t| t.0).collect::<Vec<_>>(), [10]);
+        assert_eq!(g.ending(10), None);
+    }
+}

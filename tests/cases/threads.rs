@@ -1,0 +1,32 @@
+//! Threads: pthreads programs (musl and glibc builds of one source) with
+//! mutexes, condition variables, a worker pool, thread-local storage,
+//! pthread_kill, pthread_exit and exit() from a thread, compared with
+//! native on every platform.
+
+use crate::harness::{assert_same_as_native, guest, Run};
+
+fn check(program: &str) {
+    let native = assert_same_as_native(&Run::new(guest(program)));
+    assert_eq!(native.status, 7, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "counter: 160000 (expected 160000), join values and TLS ok: yes, main TLS 0",
+        "pool: 500 jobs, sum right",
+        "pthread_kill ran the handler in the target thread: yes; tids differ from the pid: yes",
+        "pthread_exit value: 42",
+        "a thread calls exit(7)",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+    assert!(!out.contains("not reached"), "{native}");
+}
+
+#[test]
+fn musl_pthreads_match_native() {
+    check("threads");
+}
+
+#[test]
+fn glibc_pthreads_match_native() {
+    check("threads_glibc");
+}
