@@ -8,6 +8,7 @@ mod memory;
 mod processes;
 mod procfs;
 mod root;
+mod scripts;
 mod signals;
 mod strace;
 mod threads;

@@ -1,5 +1,6 @@
 //! CPU exceptions that kill the guest: the status is 128 + the signal, as a
-//! shell reports it, and output written before the fault is not lost.
+//! shell reports it, and output written before the fault is not lost. Then
+//! handlers, timers, restarts, and SIGCHLD under a storm of children.
 
 use crate::harness::{assert_same_as_native, guest, Run};
 
@@ -71,4 +72,24 @@ fn interrupted_reads_restart_or_fail_like_linux() {
         native.stdout_text().contains("read with SA_RESTART: 1 'x'"),
         "{native}"
     );
+}
+
+#[test]
+fn sigchld_handler_reaps_200_children_and_masks_hold_signals() {
+    let native = assert_same_as_native(&Run::new(guest("sigchld_stress")));
+    let out = native.stdout_text();
+    assert_eq!(native.status, 0, "{native}");
+    assert!(!out.contains("FAIL"), "{native}");
+    for line in [
+        "read across SIGCHLD: 1 'L' (OK)",
+        "reaped 202 children, exit code sum 5978 (expected 5978)",
+        "after unblocking: SIGUSR1 ran 1 more, SIGRTMIN 3 times",
+        "handler order: <>2",
+        "failures: 0",
+    ] {
+        assert!(
+            out.contains(&format!("{line}\n")),
+            "missing {line:?} in {native}"
+        );
+    }
 }

@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::Mutex;
 
-use rustix::fs::{fallocate, ftruncate, memfd_create, FallocateFlags, MemfdFlags};
+use rustix::fs::{fallocate, ftruncate, memfd_create, seek, FallocateFlags, MemfdFlags, SeekFrom};
 use rustix::mm::{madvise, mmap, munmap, Advice, MapFlags, ProtFlags};
 
 use crate::PAGE_SIZE;
@@ -237,6 +237,39 @@ impl MemoryFile {
     }
 }
 
+impl MemoryFile {
+    /// Copy `len` bytes from `src` to `dst`, which must read as zero (a
+    /// fresh allocation) and not overlap `src`. Only the source's pages
+    /// that exist are copied: a hole needs no copy, and reading it through
+    /// the shared mapping would allocate a page for it on both sides (a
+    /// forked process's backed ranges are mostly never-touched stack and
+    /// heap).
+    pub fn copy_to_zeroed(&self, src: u64, dst: u64, len: u64) -> Result<(), MemoryFileError> {
+        let n =
+            usize::try_from(len).map_err(|_| MemoryFileError::OutOfRange { offset: src, len })?;
+        self.check(src, n)?;
+        self.check(dst, n)?;
+        let end = src + len;
+        let mut at = src;
+        while at < end {
+            let data = match seek(&self.fd, SeekFrom::Data(at)) {
+                Ok(data) => data,
+                // No data at or after `at`.
+                Err(rustix::io::Errno::NXIO) => break,
+                // A host that cannot tell: copy the rest whole.
+                Err(_) => at,
+            };
+            if data >= end {
+                break;
+            }
+            let hole = seek(&self.fd, SeekFrom::Hole(data)).map_or(end, |h| h.min(end));
+            self.copy_within(data, dst + (data - src), hole - data)?;
+            at = hole;
+        }
+        Ok(())
+    }
+}
+
 impl Drop for MemoryFile {
     fn drop(&mut self) {
         // SAFETY: `base`/`size` describe the mapping made in `new`; nothing
@@ -303,6 +336,27 @@ mod tests {
         f.give(b, 4 * PAGE_SIZE);
         assert_eq!(f.ranges.len(), 1);
         assert_eq!(f.take(16 * PAGE_SIZE), Some(0));
+    }
+
+    #[test]
+    fn copies_to_zeroed_memory_keep_holes_holes() {
+        let mf = MemoryFile::new(1 << 20).unwrap();
+        let src = mf.allocate(4 * PAGE_SIZE).unwrap();
+        let dst = mf.allocate(4 * PAGE_SIZE).unwrap();
+        mf.write(src.offset + 10, b"first").unwrap();
+        mf.write(src.offset + 2 * PAGE_SIZE + 4090, b"straddles")
+            .unwrap();
+        mf.copy_to_zeroed(src.offset, dst.offset, src.len).unwrap();
+        // Page 1 is still a hole on both sides. (Checked first: reading a
+        // hole through the shared mapping fills it.)
+        for base in [src.offset, dst.offset] {
+            let hole = seek(&mf.fd, SeekFrom::Hole(base)).unwrap();
+            assert_eq!(hole, base + PAGE_SIZE);
+        }
+        let (mut want, mut got) = (vec![0u8; 4 * 4096], vec![1u8; 4 * 4096]);
+        mf.read(src.offset, &mut want).unwrap();
+        mf.read(dst.offset, &mut got).unwrap();
+        assert!(got == want, "the copy differs from its source");
     }
 
     #[test]

@@ -3,11 +3,14 @@
 //! other pid; a process table will implement the same trait by finding
 //! the task a pid names.
 
+use std::sync::Arc;
+
 use vmm::Access;
 
 use crate::kernel::Task;
 use crate::mm::VmaKind;
 use crate::vfs::procfs::{FdEntry, ImageLayout, Mapping, NoProcs, ProcSource, ProcessInfo};
+use crate::vfs::File;
 
 /// `SIG_IGN` as a handler address.
 const SIG_IGN: u64 = 1;
@@ -171,6 +174,13 @@ impl ProcSource for Task {
             return Vec::new();
         }
         self.area((self.image.arg_start, self.image.arg_end))
+    }
+
+    fn fd_file(&self, pid: i32, fd: i32) -> Option<Arc<dyn File>> {
+        if !self.is(pid) {
+            return None;
+        }
+        self.fds.get(fd).ok()
     }
 
     fn environ(&self, pid: i32) -> Vec<u8> {

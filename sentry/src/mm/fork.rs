@@ -1,7 +1,8 @@
 //! `fork`: a child address space with its own copy of every page.
 //!
 //! The copy is eager: each backed range is copied into fresh memory-file
-//! pages before the parent returns. Copy-on-write would share them until
+//! pages before the parent returns (only the pages that exist: holes stay
+//! holes). Copy-on-write would share them until
 //! the first write; that comes with the full process model.
 
 use std::sync::Arc;
@@ -38,7 +39,7 @@ impl MemoryManager {
             };
             if self
                 .mf
-                .copy_within(range.offset, copy.offset, range.len)
+                .copy_to_zeroed(range.offset, copy.offset, range.len)
                 .is_err()
             {
                 self.mf.free(copy);

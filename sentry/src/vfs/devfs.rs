@@ -19,6 +19,14 @@ const DEVICES: [(&str, Device, u32, u32); 6] = [
     ("tty", Device::Tty, 5, 0),
 ];
 
+/// (name, target) of /dev's symbolic links.
+const LINKS: [(&str, &str); 4] = [
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+
 /// The root of a fresh devfs.
 pub fn new() -> Arc<Inode> {
     let dev = FsKind::Devfs.dev();
@@ -33,6 +41,16 @@ pub fn new() -> Arc<Inode> {
         let mut meta = Meta::new(libc::S_IFCHR | 0o666, 0, 0);
         meta.rdev = libc::makedev(major, minor);
         let node = Inode::new(next_ino(), dev, meta, Body::Device(device));
+        entries
+            .entries
+            .insert(name.as_bytes().to_vec(), Entry::Node(node));
+    }
+    // The links every Linux /dev has (udev makes them): the caller's
+    // descriptors, through procfs.
+    for (name, target) in LINKS {
+        let meta = Meta::new(libc::S_IFLNK | 0o777, 0, 0);
+        let body = Body::Symlink(target.as_bytes().to_vec());
+        let node = Inode::new(next_ino(), dev, meta, body);
         entries
             .entries
             .insert(name.as_bytes().to_vec(), Entry::Node(node));
@@ -92,7 +110,9 @@ mod tests {
         assert_eq!(write(Device::Full, b"abc"), Err(Errno::ENOSPC));
         let root = new();
         let d = root.dir().unwrap();
-        for name in ["null", "zero", "full", "random", "urandom", "shm"] {
+        for name in [
+            "null", "zero", "full", "random", "urandom", "shm", "fd", "stdout",
+        ] {
             assert!(d.entries.contains_key(name.as_bytes()), "{name}");
         }
         assert_eq!(root.dev, FsKind::Devfs.dev());

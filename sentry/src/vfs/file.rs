@@ -111,6 +111,13 @@ pub trait File: Send + Sync {
     fn inode(&self) -> Option<std::sync::Arc<crate::vfs::inode::Inode>> {
         None
     }
+
+    /// Open this file afresh with open(2) `flags` (a new open file
+    /// description), as opening its /proc/PID/fd/N link does. Files with
+    /// nothing to reopen refuse as Linux's anonymous inodes do.
+    fn reopen(&self, _flags: i32) -> Result<std::sync::Arc<dyn File>, Errno> {
+        Err(Errno::ENXIO)
+    }
 }
 
 /// A `statx` answer built from a `stat` one, for files without a host

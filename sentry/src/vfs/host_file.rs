@@ -3,8 +3,9 @@
 //! is passed to the host kernel, which owns the offset and status flags.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
 
-use rustix::fs::{AtFlags, SeekFrom, StatxFlags};
+use rustix::fs::{AtFlags, Mode, OFlags, SeekFrom, StatxFlags};
 use rustix::io::retry_on_intr;
 
 use crate::errno::Errno;
@@ -175,6 +176,28 @@ impl File for HostFile {
             return Err(Errno::EROFS);
         }
         Ok(())
+    }
+
+    /// The host opens its own /proc/self/fd/N: for a pipe that is the pipe
+    /// again, for a caller's file a new description of it. The guest gains
+    /// no access this way: the new access mode must be one it already has.
+    fn reopen(&self, flags: i32) -> Result<Arc<dyn File>, Errno> {
+        let have = rustix::fs::fcntl_getfl(&self.fd)?.bits() as i32 & libc::O_ACCMODE;
+        let want = flags & libc::O_ACCMODE;
+        let allowed = match want {
+            libc::O_RDONLY => have != libc::O_WRONLY,
+            libc::O_WRONLY => have != libc::O_RDONLY && self.may_write,
+            _ => have == libc::O_RDWR && self.may_write,
+        };
+        if !allowed {
+            return Err(Errno::EACCES);
+        }
+        let kept = libc::O_ACCMODE | libc::O_APPEND | libc::O_NONBLOCK | libc::O_TRUNC;
+        let oflags =
+            OFlags::from_bits_retain((flags & kept) as u32) | OFlags::CLOEXEC | OFlags::NOCTTY;
+        let link = format!("/proc/self/fd/{}", self.fd.as_raw_fd());
+        let fd = retry_on_intr(|| rustix::fs::open(link.as_str(), oflags, Mode::empty()))?;
+        Ok(Arc::new(HostFile::from_stream(fd)?))
     }
 }
 

@@ -156,6 +156,9 @@ pub enum Body {
     Host(Vec<u8>),
     /// A procfs directory or file: its contents are generated on demand.
     Proc(crate::vfs::procfs::ProcNode),
+    /// An open file without a name in the tree (a pipe, a caller's stream),
+    /// reached by following its /proc/PID/fd/N link.
+    Opened(Arc<dyn crate::vfs::File>),
 }
 
 pub struct Inode {

@@ -76,6 +76,9 @@ impl Vfs {
                 Ok(n) => match n.symlink_target() {
                     Some(_) if !follow => return Err(Errno::ELOOP),
                     Some(target) => {
+                        if let Some(opened) = procfs::fd_link::follow(parent.node(), &name, procs) {
+                            break (opened, Vec::new());
+                        }
                         // Follow it by name, so that a dangling link makes
                         // its target (as Linux's O_CREAT does).
                         links += 1;
@@ -168,6 +171,7 @@ impl Vfs {
                 // A host FIFO, socket or device: read-only passthrough.
                 return Ok(Arc::new(self.host.open(host_path, flags)?));
             }
+            Body::Opened(file) => return file.reopen(flags),
             Body::Device(crate::vfs::inode::Device::Tty) => {
                 return Ok(Arc::new(HostFile::from_stream(devfs::open_tty()?)?));
             }

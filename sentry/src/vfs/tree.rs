@@ -227,6 +227,10 @@ impl Vfs {
             let child = self.child(w.node(), &c, procs)?;
             if let Some(target) = child.symlink_target() {
                 if !comps.is_empty() || follow {
+                    if let Some(opened) = procfs::fd_link::follow(w.node(), &c, procs) {
+                        w.push(c, opened);
+                        continue;
+                    }
                     *links += 1;
                     if *links > MAX_LINKS {
                         return Err(Errno::ELOOP);

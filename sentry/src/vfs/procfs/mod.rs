@@ -15,7 +15,9 @@
 //! - `stat`: /proc/PID/stat and statm; `maps`: /proc/PID/maps.
 //! - `system`: meminfo, cpuinfo, version, uptime, loadavg, stat, sys/...
 //! - `file`: the open file over a generated text.
+//! - `fd_link`: following /proc/PID/fd/N to the open file itself.
 
+pub mod fd_link;
 mod file;
 mod maps;
 mod pid;

@@ -139,7 +139,7 @@ fn fd_link_mode(flags: u32) -> u32 {
 }
 
 /// A descriptor number as /proc names it: decimal, no sign, no leading zero.
-fn parse_fd(name: &[u8]) -> Option<i32> {
+pub(super) fn parse_fd(name: &[u8]) -> Option<i32> {
     if name.len() > 1 && name[0] == b'0' {
         return None;
     }

@@ -5,7 +5,10 @@
 //! trait for `Task`); a process table answering for many tasks implements
 //! the same trait.
 
+use std::sync::Arc;
+
 use crate::kernel::task::{RLimit, RLIM_NLIMITS};
+use crate::vfs::File;
 
 /// One mapping of a process, as /proc/PID/maps shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -99,6 +102,11 @@ pub trait ProcSource {
     /// holds it now.
     fn cmdline(&self, pid: i32) -> Vec<u8>;
     fn environ(&self, pid: i32) -> Vec<u8>;
+    /// The open file behind descriptor `fd` of process `pid`, for
+    /// following /proc/PID/fd/N to it.
+    fn fd_file(&self, _pid: i32, _fd: i32) -> Option<Arc<dyn File>> {
+        None
+    }
 }
 
 /// A kernel with no processes: lookups made by the sentry itself (and by

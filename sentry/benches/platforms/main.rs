@@ -1,25 +1,39 @@
 //! Platform benchmark: `cargo bench -p sentry --bench platforms [-- NAME...]`.
 //!
 //! Measures, natively and under each available rvisor platform, what a
-//! guest pays for the two things the platform sits in the middle of:
+//! guest pays for the things the platform and the sentry sit in the middle
+//! of (the cases are in `cases.rs`):
 //!
-//! * a system-call round trip (`tests/guests/getppid_loop.c`), and
-//! * first-touch page faults over 64 MiB (`tests/guests/touch_pages.c`).
+//! * a system-call round trip (`tests/guests/getppid_loop.c`),
+//! * first-touch page faults over 64 MiB (`touch_pages.c`),
+//! * a child's whole life, fork + exit + wait (`fork_wait_loop.c`), and
+//!   with an execve of a small static program (`fork_exec_loop.c`),
+//! * a one-byte round trip between two processes over pipes
+//!   (`pipe_pingpong.c`) and 64 KiB-write pipe throughput
+//!   (`pipe_throughput.c`),
+//!
+//! and prints them side by side with gVisor's figures from issue 4 and
+//! whether each platform is within the target of half runsc's cost
+//! (`table.rs`).
 //!
 //! The guests time themselves with CLOCK_MONOTONIC, so rvisor's start-up is
-//! not counted. Everything is pinned to CPU 0 because cross-CPU wake-ups
-//! cost tens of microseconds on our machines and would swamp the numbers.
-//! Each measurement is repeated and the median reported. Optional NAME
-//! arguments (`native`, `ptrace`, `kvm`) restrict the rows.
+//! not counted. Everything is pinned to CPU 0 (as `taskset -c 0` would)
+//! because cross-CPU wake-ups cost tens of microseconds on our machines and
+//! would swamp the numbers. Each measurement is repeated and the median
+//! reported. Optional NAME arguments (`native`, `ptrace`, `kvm`) restrict
+//! the columns.
+
+mod cases;
+mod table;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cases::{Case, Count, CASES, TARGET_RUN};
+use table::Column;
+
 const REPEATS: usize = 5;
-/// Aim each getppid run at about this long, whatever one call costs.
-const TARGET_RUN: Duration = Duration::from_millis(300);
-const TOUCH_MIB: u32 = 64;
 /// A run that takes longer than this is hung, not slow.
 const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -27,12 +41,6 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 enum Runner {
     Native,
     Rvisor(&'static str),
-}
-
-/// Medians for one row of the table.
-struct Row {
-    name: String,
-    result: Result<(f64, f64), String>, // (ns per getppid, ms for the touch)
 }
 
 fn main() {
@@ -52,29 +60,34 @@ fn main() {
         ));
     }
 
-    let mut rows = Vec::new();
+    let mut columns = Vec::new();
     for (name, runner) in runners.into_iter().filter(|(name, _)| wanted(name)) {
-        eprintln!("measuring {name}...");
-        let result = runner.and_then(|runner| measure(&runner, &guests));
-        rows.push(Row { name, result });
+        let results = CASES
+            .iter()
+            .map(|case| {
+                eprintln!("measuring {name}: {}...", case.name);
+                let runner = runner.as_ref().map_err(Clone::clone)?;
+                measure(runner, &guests, case)
+            })
+            .collect();
+        columns.push(Column { name, results });
     }
-    print_table(&rows);
+    table::print(&columns);
 }
 
-fn measure(runner: &Runner, guests: &Path) -> Result<(f64, f64), String> {
-    let getppid = guests.join("getppid_loop");
-    // A short calibration run decides how many calls fill TARGET_RUN.
-    let calibration = run_guest(runner, &getppid, &["2000".into()], "ns_per_call")?;
-    let calls = (TARGET_RUN.as_nanos() as f64 / calibration).clamp(2000.0, 5e6) as u64;
-    let ns_per_call = median(REPEATS, || {
-        run_guest(runner, &getppid, &[calls.to_string()], "ns_per_call")
-    })?;
-
-    let touch = guests.join("touch_pages");
-    let ns_total = median(REPEATS, || {
-        run_guest(runner, &touch, &[TOUCH_MIB.to_string()], "ns_total")
-    })?;
-    Ok((ns_per_call, ns_total / 1e6))
+/// The median nanoseconds of one case, as its guest reports them.
+fn measure(runner: &Runner, guests: &Path, case: &Case) -> Result<f64, String> {
+    let program = guests.join(case.guest);
+    let count = match case.count {
+        Count::Fixed(arg) => arg,
+        Count::Calibrated { min, max } => {
+            let one = run_guest(runner, &program, &[min.to_string()], case.key)?;
+            ((TARGET_RUN.as_nanos() as f64 / one) as u64).clamp(min, max)
+        }
+    };
+    median(REPEATS, || {
+        run_guest(runner, &program, &[count.to_string()], case.key)
+    })
 }
 
 fn median(repeats: usize, mut sample: impl FnMut() -> Result<f64, String>) -> Result<f64, String> {
@@ -134,37 +147,6 @@ fn run_guest(runner: &Runner, program: &Path, args: &[String], key: &str) -> Res
     }
 }
 
-fn print_table(rows: &[Row]) {
-    let native = rows
-        .iter()
-        .find(|r| r.name == "native")
-        .and_then(|r| r.result.clone().ok());
-    let ratio = |value: f64, base: Option<f64>| {
-        base.map_or("-".to_owned(), |b| format!("{:.1}x", value / b))
-    };
-    println!(
-        "{:<8} {:>14} {:>10} {:>18} {:>10}",
-        "platform",
-        "getppid ns",
-        "vs native",
-        format!("{TOUCH_MIB} MiB touch ms"),
-        "vs native"
-    );
-    for row in rows {
-        match &row.result {
-            Ok((ns, ms)) => println!(
-                "{:<8} {:>14.1} {:>10} {:>18.1} {:>10}",
-                row.name,
-                ns,
-                ratio(*ns, native.map(|n| n.0)),
-                ms,
-                ratio(*ms, native.map(|n| n.1))
-            ),
-            Err(reason) => println!("{:<8} skipped: {reason}", row.name),
-        }
-    }
-}
-
 /// Pins this process, and so every child it starts, to CPU 0.
 fn pin_to_cpu0() {
     let mut cpus = rustix::thread::CpuSet::new();
@@ -203,14 +185,16 @@ fn platform_usable(platform: &str) -> Result<(), String> {
     }
 }
 
-/// Compiles the two benchmark guests with musl-gcc (see scripts/setup.sh).
+/// Compiles the benchmark guests with musl-gcc (see scripts/setup.sh).
 fn build_guests() -> PathBuf {
     let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/guests");
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bench-guests");
     std::fs::create_dir_all(&out).expect("create the guest directory");
-    for name in ["getppid_loop", "touch_pages"] {
+    for name in CASES.iter().map(|case| case.guest) {
         let status = Command::new("musl-gcc")
-            .args(["-static", "-O2", "-o"])
+            .args(["-static", "-O2", "-I"])
+            .arg(&sources)
+            .arg("-o")
             .arg(out.join(name))
             .arg(sources.join(format!("{name}.c")))
             .status()
