@@ -63,16 +63,14 @@ impl SignalInbox {
         }
     }
 
-    /// Everything posted since the last call.
-    /// Wake the task if it sleeps in a system call, without posting a
-    /// signal: it re-checks what it waits for.
+    /// Wake the task if it sleeps in `wait_until` or `wait_until_or`,
+    /// without posting a signal: it re-checks what it waits for. (The
+    /// eventfd is left alone: it stays readable exactly while a signal is
+    /// queued, and no wait on host descriptors waits for a nudge.)
     pub fn nudge(&self) {
         let _q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         self.nudged.store(true, Ordering::Release);
         self.arrived.notify_all();
-        if let Some(Some(fd)) = self.wake_fd.get() {
-            let _ = rustix::io::write(fd, &1u64.to_ne_bytes());
-        }
     }
 
     /// Sleep until `done()` holds, a signal is posted, a nudge arrives or
@@ -100,6 +98,7 @@ impl SignalInbox {
         }
     }
 
+    /// Everything posted since the last call.
     pub fn drain(&self) -> Vec<SigInfo> {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         if q.is_empty() {

@@ -17,6 +17,7 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_fork, sys_fork),
     (libc::SYS_vfork, sys_vfork),
     (libc::SYS_clone, sys_clone),
+    (libc::SYS_clone3, sys_clone3),
     (libc::SYS_wait4, sys_wait4),
     (libc::SYS_execve, sys_execve),
 ];
@@ -158,6 +159,46 @@ fn sys_clone(task: &mut Task, a: [u64; 6]) -> SysResult {
         task.mm.write_val(parent_tid, &pid)?;
     }
     Ok(pid as u64)
+}
+
+/// `struct clone_args` as of Linux 5.3 (CLONE_ARGS_SIZE_VER0): flags,
+/// pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls.
+const CLONE_ARGS_SIZE_VER0: u64 = 64;
+
+/// clone3: the same as clone with its arguments in a struct. Features only
+/// clone3 has (pidfds, set_tid, cgroups) are not implemented: ENOSYS, which
+/// glibc takes as "use clone".
+fn sys_clone3(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let [uargs, size, ..] = a;
+    if size < CLONE_ARGS_SIZE_VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let mut raw = vec![0u8; size as usize];
+    task.mm.copy_in(uargs, &mut raw)?;
+    let word = |i: usize| u64::from_le_bytes(raw[8 * i..8 * i + 8].try_into().expect("8 bytes"));
+    // `pidfd` matters only with CLONE_PIDFD.
+    let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls] =
+        std::array::from_fn(word);
+    let later_fields = raw[CLONE_ARGS_SIZE_VER0 as usize..].iter().any(|&b| b != 0);
+    if later_fields || flags & (libc::CLONE_PIDFD as u64) != 0 {
+        tracing::warn!("clone3 with pidfds, set_tid or a cgroup is not implemented");
+        return Err(Errno::ENOSYS);
+    }
+    if flags > u64::from(u32::MAX) || exit_signal > 64 || (stack == 0) != (stack_size == 0) {
+        return Err(Errno::EINVAL);
+    }
+    let top = if stack == 0 {
+        0
+    } else {
+        stack.checked_add(stack_size).ok_or(Errno::EINVAL)?
+    };
+    sys_clone(
+        task,
+        [flags | exit_signal, top, parent_tid, child_tid, tls, 0],
+    )
 }
 
 fn sys_wait4(task: &mut Task, a: [u64; 6]) -> SysResult {

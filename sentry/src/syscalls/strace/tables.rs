@@ -57,6 +57,25 @@ pub(super) const MREMAP_FLAGS: Table = &[
     (2, "MREMAP_FIXED"),
     (4, "MREMAP_DONTUNMAP"),
 ];
+/// clone's flags (the low byte, the exit signal, prints as a number).
+pub(super) const CLONE_FLAGS: Table = &[
+    (0x100, "CLONE_VM"),
+    (0x200, "CLONE_FS"),
+    (0x400, "CLONE_FILES"),
+    (0x800, "CLONE_SIGHAND"),
+    (0x1000, "CLONE_PIDFD"),
+    (0x2000, "CLONE_PTRACE"),
+    (0x4000, "CLONE_VFORK"),
+    (0x8000, "CLONE_PARENT"),
+    (0x10000, "CLONE_THREAD"),
+    (0x20000, "CLONE_NEWNS"),
+    (0x40000, "CLONE_SYSVSEM"),
+    (0x80000, "CLONE_SETTLS"),
+    (0x100000, "CLONE_PARENT_SETTID"),
+    (0x200000, "CLONE_CHILD_CLEARTID"),
+    (0x1000000, "CLONE_CHILD_SETTID"),
+];
+
 pub(super) const AT_NAMES: Table = &[
     (0x100, "AT_SYMLINK_NOFOLLOW"),
     (0x200, "AT_REMOVEDIR"),
