@@ -276,6 +276,7 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
         .add(0, task.inbox.clone(), creds.uid)
         .map_err(|e| SandboxError::Setup(format!("process table: {e}")))?;
     debug_assert_eq!(pid, INIT_PID);
+    procs.set_group(INIT_PID, task.group.clone());
     task.procs = procs;
     task.platform = Some(platform.clone());
     task.rlimits = host_rlimits();

@@ -30,3 +30,19 @@ fn musl_pthreads_match_native() {
 fn glibc_pthreads_match_native() {
     check("threads_glibc");
 }
+
+#[test]
+fn signals_fork_and_exec_with_threads_match_native() {
+    let native = assert_same_as_native(&Run::new(guest("thread_signals")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "sigwait in a thread took 3 signals for the process",
+        "SIGUSR2 from another process ran in the one thread not blocking it: yes",
+        "sigtimedwait with nothing pending: -1 Resource temporarily unavailable",
+        "fork from a thread: child status 3",
+        "exec from a thread: same pid: yes, tid == pid: yes",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

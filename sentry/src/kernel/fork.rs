@@ -80,7 +80,11 @@ impl ChildTemplate {
             self.exe.as_bytes(),
         );
         t.signals = self.signals;
-        t.group = super::thread_group::ThreadGroup::new(self.pid, self.inbox.clone());
+        t.group = super::thread_group::ThreadGroup::new(
+            self.pid,
+            self.inbox.clone(),
+            t.published_mask.clone(),
+        );
         t.inbox = self.inbox;
         t.procs = self.procs;
         t.platform = Some(self.platform);
@@ -170,6 +174,7 @@ fn run_child(start: ChildStart, settid: Option<u64>) -> Option<ExitStatus> {
         let mm = MemoryManager::from_fork(memory, asp).map_err(|e| e.to_string())?;
         let ctx = platform.new_context().map_err(|e| e.to_string())?;
         let task = template.with_memory(mm, regs);
+        task.procs.set_group(pid, task.group.clone());
         if let Some(addr) = settid {
             let _ = task.mm.write_val(addr, &pid);
         }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use super::futex::FutexTable;
 use super::inbox::SignalInbox;
 use super::siginfo::SigInfo;
+use super::thread_group::ThreadGroup;
 use super::ExitStatus;
 use crate::errno::Errno;
 
@@ -30,6 +31,8 @@ pub struct ProcessTable {
     max_processes: usize,
     /// Futex wait queues of every task in the sandbox.
     pub futexes: FutexTable,
+    /// Each live process's threads, to route signals for the process.
+    groups: Mutex<BTreeMap<i32, Arc<ThreadGroup>>>,
 }
 
 /// si_code values of SIGCHLD.
@@ -43,6 +46,7 @@ impl ProcessTable {
             threads: Mutex::default(),
             max_processes,
             futexes: FutexTable::default(),
+            groups: Mutex::default(),
         })
     }
 
@@ -100,6 +104,33 @@ impl ProcessTable {
             .map(|(_, inbox)| inbox.clone())
     }
 
+    /// Process `pid`'s threads are `group`.
+    pub fn set_group(&self, pid: i32, group: Arc<ThreadGroup>) {
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pid, group);
+    }
+
+    /// Post a signal for the whole of live process `pid`: to a thread that
+    /// does not block it, if it has several. Whether the process exists.
+    pub fn post_to_process(&self, pid: i32, info: SigInfo) -> bool {
+        let group = self
+            .groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&pid)
+            .cloned();
+        let Some(inbox) = self.inbox(pid) else {
+            return false;
+        };
+        match group {
+            Some(group) => group.post_shared(info),
+            None => inbox.post(info),
+        }
+        true
+    }
+
     /// Signals for process `pid` go to `inbox` from now on (its first
     /// thread ended while others go on).
     pub fn set_inbox(&self, pid: i32, inbox: Arc<SignalInbox>) {
@@ -108,10 +139,12 @@ impl ProcessTable {
         }
     }
 
-    /// Wake every thread of process `pid` but the one holding its inbox
-    /// (which a post reaches anyway), so that any of them waiting for a
-    /// child looks again.
+    /// Wake every thread of process `pid`, so that any of them waiting for
+    /// a child looks again.
     fn nudge_threads(&self, pid: i32) {
+        if let Some(inbox) = self.inbox(pid) {
+            inbox.nudge();
+        }
         for (_, inbox) in self.threads().values().filter(|(g, _)| *g == pid) {
             inbox.nudge();
         }
@@ -160,6 +193,10 @@ impl ProcessTable {
     /// Process `pid` exited: keep its status for its parent, hand its
     /// children to init, and tell the parent with SIGCHLD.
     pub fn exit(&self, pid: i32, status: ExitStatus) {
+        self.groups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&pid);
         let mut g = self.lock();
         let Some(p) = g.1.get_mut(&pid) else { return };
         p.zombie = Some(status);
@@ -184,8 +221,8 @@ impl ProcessTable {
         let mut info = SigInfo::from_sender(libc::SIGCHLD, code, pid, uid);
         info.fields[1] = value as u64;
         match parent {
-            Some(inbox) => {
-                inbox.post(info);
+            Some(_) => {
+                self.post_to_process(ppid, info);
                 self.nudge_threads(ppid);
             }
             // No parent left to reap it.

@@ -37,6 +37,15 @@ impl PendingSignals {
         self.queue.iter().fold(0, |m, p| m | sig_bit(p.info.signo))
     }
 
+    /// Take the first pending signal in `set` (sigtimedwait).
+    pub fn take_in(&mut self, set: u64) -> Option<SigInfo> {
+        let i = self
+            .queue
+            .iter()
+            .position(|p| sig_bit(p.info.signo) & set != 0)?;
+        self.queue.remove(i).map(|p| p.info)
+    }
+
     fn take_first(&mut self, blocked: u64) -> Option<PendingSignal> {
         let i = self
             .queue

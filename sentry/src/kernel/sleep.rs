@@ -18,6 +18,10 @@ pub fn collect_posted(task: &mut Task) {
     for info in task.inbox.drain() {
         send(task, info);
     }
+    // Signals for the whole process that this thread does not block.
+    for info in task.group.take_shared(!task.signals.mask) {
+        send(task, info);
+    }
 }
 
 /// Whether a pending signal is not blocked (Linux's `signal_pending`).
@@ -27,6 +31,7 @@ pub fn signal_pending(task: &Task) -> bool {
 
 /// Sleep until `deadline`; EINTR if a signal became deliverable first.
 pub fn sleep_until(task: &mut Task, deadline: Instant) -> Result<(), Errno> {
+    task.publish_mask(0);
     loop {
         collect_posted(task);
         if signal_pending(task) {
@@ -48,6 +53,7 @@ pub fn poll_host(
     deadline: Option<Instant>,
 ) -> Result<Vec<PollFlags>, Errno> {
     let inbox = task.inbox.clone();
+    task.publish_mask(0);
     loop {
         collect_posted(task);
         if signal_pending(task) {
@@ -86,6 +92,7 @@ pub fn poll_host(
 /// checks it before calling: posts are not consumed until this returns,
 /// so a wake-up between the check and the wait is not lost.
 pub fn wait_for_post(task: &mut Task, deadline: Instant) -> Result<(), Errno> {
+    task.publish_mask(0);
     task.inbox.clone().wait_until(deadline);
     collect_posted(task);
     if signal_pending(task) {

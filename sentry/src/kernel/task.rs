@@ -1,6 +1,7 @@
 //! A guest task: one thread of a guest process and everything the system
 //! calls it makes can see.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use vmm::{Platform, Regs};
@@ -118,6 +119,9 @@ pub struct Task {
     pub exit_thread_only: bool,
     /// The threads of this task's process.
     pub group: Arc<ThreadGroup>,
+    /// `signals.mask` as other threads see it (to route signals for the
+    /// process): published before guest code runs and before sleeps.
+    pub published_mask: Arc<AtomicU64>,
     /// Print each system call (`--strace`).
     pub strace: bool,
 }
@@ -136,6 +140,7 @@ impl Task {
     ) -> Self {
         let base = exe.rsplit(|&c| c == b'/').next().unwrap_or(exe);
         let inbox: Arc<SignalInbox> = Arc::default();
+        let published_mask: Arc<AtomicU64> = Arc::default();
         Task {
             tid,
             tgid: tid,
@@ -145,7 +150,8 @@ impl Task {
             fs,
             signals: SignalState::default(),
             pending_signals: PendingSignals::default(),
-            group: ThreadGroup::new(tid, inbox.clone()),
+            group: ThreadGroup::new(tid, inbox.clone(), published_mask.clone()),
+            published_mask,
             inbox,
             procs: ProcessTable::new(1),
             platform: None,
@@ -172,6 +178,14 @@ impl Task {
         }
     }
 
+    /// Let the other threads see which signals this one blocks;
+    /// `waiting_for` are signals it waits for although they are blocked
+    /// (sigtimedwait).
+    pub fn publish_mask(&self, waiting_for: u64) {
+        self.published_mask
+            .store(self.signals.mask & !waiting_for, Ordering::Release);
+    }
+
     /// A new thread `tid` of this task's process, starting at `regs`, with
     /// `inbox`: it shares memory, signal actions and (if `share_files`) the
     /// descriptor table; it copies the working directory, mask and
@@ -181,6 +195,7 @@ impl Task {
         tid: i32,
         regs: Regs,
         inbox: Arc<SignalInbox>,
+        published_mask: Arc<AtomicU64>,
         share_files: bool,
     ) -> Task {
         let mut signals = SignalState::default();
@@ -219,6 +234,7 @@ impl Task {
             exit_status: None,
             exit_thread_only: false,
             group: self.group.clone(),
+            published_mask,
             strace: self.strace,
         }
     }

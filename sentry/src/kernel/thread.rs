@@ -40,7 +40,8 @@ pub fn spawn_thread(parent: &mut Task, opts: ThreadOptions) -> Result<i32, Errno
         parent.group.remove(tid);
         Err(e)
     };
-    if !parent.group.add(tid, inbox.clone()) {
+    let published_mask = Arc::new(std::sync::atomic::AtomicU64::new(parent.signals.mask));
+    if !parent.group.add(tid, inbox.clone(), published_mask.clone()) {
         parent.procs.remove_thread(tid);
         return Err(Errno::EAGAIN);
     }
@@ -61,7 +62,13 @@ pub fn spawn_thread(parent: &mut Task, opts: ThreadOptions) -> Result<i32, Errno
     if flags & libc::CLONE_SETTLS != 0 {
         regs.fs_base = opts.tls;
     }
-    let mut child = parent.new_thread(tid, regs, inbox, flags & libc::CLONE_FILES != 0);
+    let mut child = parent.new_thread(
+        tid,
+        regs,
+        inbox,
+        published_mask,
+        flags & libc::CLONE_FILES != 0,
+    );
     if flags & libc::CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = opts.child_tid;
     }

@@ -8,6 +8,7 @@
 //! [`ThreadGroup::ending`] and stops.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::inbox::SignalInbox;
@@ -23,13 +24,25 @@ enum Ending {
     Exec { keeper: i32 },
 }
 
+/// A live thread as the group sees it.
+#[derive(Clone)]
+struct Member {
+    inbox: Arc<SignalInbox>,
+    /// The signals the thread blocks, as it last published them (it does
+    /// before running guest code and before sleeping).
+    blocked: Arc<AtomicU64>,
+}
+
 #[derive(Default)]
 struct State {
-    /// Live threads and their inboxes.
-    threads: BTreeMap<i32, Arc<SignalInbox>>,
+    /// Live threads.
+    threads: BTreeMap<i32, Member>,
     ending: Option<Ending>,
     /// The process's exit status once it has ended.
     final_status: Option<ExitStatus>,
+    /// Signals for the whole process (several threads), waiting for a
+    /// thread that does not block them (Linux's shared_pending).
+    shared: Vec<SigInfo>,
 }
 
 #[derive(Default)]
@@ -39,10 +52,11 @@ pub struct ThreadGroup {
 }
 
 impl ThreadGroup {
-    /// A group whose only thread is `tid`.
-    pub fn new(tid: i32, inbox: Arc<SignalInbox>) -> Arc<Self> {
+    /// A group whose only thread is `tid`, which publishes its blocked
+    /// signals in `blocked`.
+    pub fn new(tid: i32, inbox: Arc<SignalInbox>, blocked: Arc<AtomicU64>) -> Arc<Self> {
         let group = ThreadGroup::default();
-        group.lock().threads.insert(tid, inbox);
+        group.lock().threads.insert(tid, Member { inbox, blocked });
         Arc::new(group)
     }
 
@@ -52,13 +66,63 @@ impl ThreadGroup {
 
     /// Add thread `tid`; false if the group is already ending (the new
     /// thread must not start).
-    pub fn add(&self, tid: i32, inbox: Arc<SignalInbox>) -> bool {
+    pub fn add(&self, tid: i32, inbox: Arc<SignalInbox>, blocked: Arc<AtomicU64>) -> bool {
         let mut s = self.lock();
         if s.ending.is_some() {
             return false;
         }
-        s.threads.insert(tid, inbox);
+        s.threads.insert(tid, Member { inbox, blocked });
         true
+    }
+
+    /// Which thread a signal for the whole process wakes (Linux's
+    /// complete_signal): the first that does not block it, else the first.
+    pub fn route(&self, sig: i32) -> Option<Arc<SignalInbox>> {
+        route_in(&self.lock(), sig)
+    }
+
+    /// Post a signal for the whole process. With one thread it goes to that
+    /// thread; with several it waits in the shared queue for whichever
+    /// thread first does not block it (or waits for it), and the thread
+    /// most likely to take it is woken.
+    pub fn post_shared(&self, info: SigInfo) {
+        let target = {
+            let mut s = self.lock();
+            if s.threads.len() > 1 {
+                s.shared.push(info);
+            }
+            (route_in(&s, info.signo), s.threads.len() > 1)
+        };
+        match target {
+            (Some(inbox), false) => inbox.post(info),
+            // An empty post (signal 0) only makes the thread look.
+            (Some(inbox), true) => inbox.post(SigInfo::fault(0, 0, 0)),
+            (None, _) => {}
+        }
+    }
+
+    /// Take the shared signals in `wanted` (those a thread does not block,
+    /// or waits for).
+    pub fn take_shared(&self, wanted: u64) -> Vec<SigInfo> {
+        let mut s = self.lock();
+        if s.shared.is_empty() {
+            return Vec::new();
+        }
+        let (take, keep) = s
+            .shared
+            .drain(..)
+            .partition(|i| (1..=64).contains(&i.signo) && wanted & (1 << (i.signo - 1)) != 0);
+        s.shared = keep;
+        take
+    }
+
+    /// The shared signals waiting, as a bit set.
+    pub fn shared_set(&self) -> u64 {
+        self.lock()
+            .shared
+            .iter()
+            .filter(|i| (1..=64).contains(&i.signo))
+            .fold(0, |m, i| m | 1 << (i.signo - 1))
     }
 
     /// Thread `tid` has ended.
@@ -82,7 +146,7 @@ impl ThreadGroup {
         self.lock()
             .threads
             .iter()
-            .map(|(&tid, inbox)| (tid, inbox.clone()))
+            .map(|(&tid, m)| (tid, m.inbox.clone()))
             .collect()
     }
 
@@ -110,7 +174,7 @@ impl ThreadGroup {
             s.threads
                 .iter()
                 .filter(|&(&tid, _)| tid != from)
-                .map(|(_, inbox)| inbox.clone())
+                .map(|(_, m)| m.inbox.clone())
                 .collect::<Vec<_>>()
         };
         for inbox in others {
@@ -188,13 +252,22 @@ impl ThreadGroup {
     /// `tid` (now the leader, numbered `tgid`) as its only thread.
     pub fn finish_exec(&self, tid: i32, tgid: i32) {
         let mut s = self.lock();
-        if let Some(inbox) = s.threads.remove(&tid) {
-            s.threads.insert(tgid, inbox);
+        if let Some(member) = s.threads.remove(&tid) {
+            s.threads.insert(tgid, member);
         }
         s.ending = None;
         drop(s);
         self.changed.notify_all();
     }
+}
+
+fn route_in(s: &State, sig: i32) -> Option<Arc<SignalInbox>> {
+    let bit = 1u64 << ((sig - 1) & 63);
+    s.threads
+        .values()
+        .find(|m| m.blocked.load(Ordering::Acquire) & bit == 0)
+        .or_else(|| s.threads.values().next())
+        .map(|m| m.inbox.clone())
 }
 
 #[cfg(test)]
@@ -205,8 +278,8 @@ mod tests {
     fn exit_stops_the_other_threads_and_the_first_reason_wins() {
         let a = Arc::new(SignalInbox::default());
         let b = Arc::new(SignalInbox::default());
-        let g = ThreadGroup::new(1, a.clone());
-        assert!(g.add(2, b.clone()));
+        let g = ThreadGroup::new(1, a.clone(), Arc::default());
+        assert!(g.add(2, b.clone(), Arc::default()));
         assert_eq!(g.ending(2), None);
         g.exit(1, ExitStatus::Exited(3));
         g.exit(2, ExitStatus::Signaled(9));
@@ -214,7 +287,7 @@ mod tests {
         assert_eq!(b.drain().len(), 1, "thread 2 was told to stop");
         assert!(a.drain().is_empty(), "the exiting thread was not");
         assert!(
-            !g.add(3, Arc::default()),
+            !g.add(3, Arc::default(), Arc::default()),
             "no thread starts in an ending group"
         );
         g.remove(2);
@@ -224,8 +297,8 @@ mod tests {
 
     #[test]
     fn exec_keeps_one_thread_which_becomes_the_leader() {
-        let g = ThreadGroup::new(10, Arc::default());
-        assert!(g.add(11, Arc::default()));
+        let g = ThreadGroup::new(10, Arc::default(), Arc::default());
+        assert!(g.add(11, Arc::default(), Arc::default()));
         assert!(g.begin_exec(11));
         assert_eq!(g.ending(11), None);
         assert!(g.ending(10).is_some());
@@ -235,5 +308,38 @@ mod tests {
         g.finish_exec(11, 10);
         assert_eq!(g.threads().iter().map(|t| t.0).collect::<Vec<_>>(), [10]);
         assert_eq!(g.ending(10), None);
+    }
+
+    #[test]
+    fn process_signals_go_to_a_thread_that_does_not_block_them() {
+        let (a, b) = (
+            Arc::new(SignalInbox::default()),
+            Arc::new(SignalInbox::default()),
+        );
+        let a_blocked = Arc::new(AtomicU64::new(1 << (libc::SIGUSR1 - 1)));
+        let g = ThreadGroup::new(1, a.clone(), a_blocked.clone());
+        assert!(g.add(2, b.clone(), Arc::default()));
+        assert!(Arc::ptr_eq(&g.route(libc::SIGUSR1).unwrap(), &b));
+        assert!(Arc::ptr_eq(&g.route(libc::SIGUSR2).unwrap(), &a));
+        a_blocked.store(0, Ordering::Release);
+        assert!(Arc::ptr_eq(&g.route(libc::SIGUSR1).unwrap(), &a));
+    }
+
+    #[test]
+    fn shared_signals_wait_for_a_thread_that_takes_them() {
+        let (a, b) = (
+            Arc::new(SignalInbox::default()),
+            Arc::new(SignalInbox::default()),
+        );
+        let g = ThreadGroup::new(1, a.clone(), Arc::new(AtomicU64::new(u64::MAX)));
+        g.post_shared(SigInfo::fault(libc::SIGUSR1, 0, 0));
+        assert_eq!(a.drain().len(), 1, "one thread: straight to it");
+        assert!(g.add(2, b.clone(), Arc::new(AtomicU64::new(u64::MAX))));
+        g.post_shared(SigInfo::fault(libc::SIGUSR1, 0, 0));
+        assert_eq!(g.shared_set(), 1 << (libc::SIGUSR1 - 1));
+        assert!(g.take_shared(1 << (libc::SIGUSR2 - 1)).is_empty());
+        let got = g.take_shared(1 << (libc::SIGUSR1 - 1));
+        assert_eq!(got.len(), 1);
+        assert_eq!(g.shared_set(), 0);
     }
 }

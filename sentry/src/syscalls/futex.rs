@@ -173,6 +173,7 @@ fn futex_wait(
             })?;
     let far = Instant::now() + Duration::from_secs(1 << 32);
     let inbox = task.inbox.clone();
+    task.publish_mask(0);
     loop {
         if inbox.wait_until_or(deadline.unwrap_or(far), || waiter.woken()) {
             return Ok(0);

@@ -9,6 +9,7 @@ mod mm;
 pub mod names;
 mod process;
 mod signal;
+mod sigwait;
 pub mod strace;
 mod time;
 
@@ -46,6 +47,7 @@ fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
             mm::TABLE,
             process::TABLE,
             signal::TABLE,
+            sigwait::TABLE,
             time::TABLE,
         ] {
             for &(nr, h) in group {

@@ -70,7 +70,9 @@ fn sys_rt_sigpending(task: &mut Task, a: [u64; 6]) -> SysResult {
     if sigsetsize > SIGSET_SIZE {
         return Err(Errno::EINVAL);
     }
-    let pending = (task.pending_signals.set() & task.signals.mask).to_ne_bytes();
+    // This thread's and the process's (Linux reports both).
+    let all = task.pending_signals.set() | task.group.shared_set();
+    let pending = (all & task.signals.mask).to_ne_bytes();
     task.mm.copy_out(set, &pending[..sigsetsize as usize])?;
     Ok(0)
 }
@@ -137,16 +139,22 @@ fn sys_kill(task: &mut Task, a: [u64; 6]) -> SysResult {
 /// Send `sig` to process `pid`; whether it exists.
 fn signal_process(task: &mut Task, pid: i32, sig: i32, code: i32) -> bool {
     if pid == task.tgid {
-        let _ = send_to_self(task, sig, code);
+        // For our own process: with several threads, whichever takes it
+        // first (this one, unless it blocks it).
+        if sig != 0 && task.group.len() > 1 {
+            task.publish_mask(0);
+            let info = SigInfo::from_sender(sig, code, task.tgid, task.creds.uid);
+            task.group.post_shared(info);
+        } else {
+            let _ = send_to_self(task, sig, code);
+        }
         return true;
     }
-    let Some(inbox) = task.procs.inbox(pid) else {
-        return false;
-    };
-    if sig != 0 {
-        inbox.post(SigInfo::from_sender(sig, code, task.tgid, task.creds.uid));
+    if sig == 0 {
+        return task.procs.inbox(pid).is_some();
     }
-    true
+    let info = SigInfo::from_sender(sig, code, task.tgid, task.creds.uid);
+    task.procs.post_to_process(pid, info)
 }
 
 fn sys_tkill(task: &mut Task, a: [u64; 6]) -> SysResult {

@@ -168,6 +168,7 @@ pub(super) fn spec(nr: u64) -> Option<(&'static [A], Ret)> {
         libc::SYS_wait4 => (&[Int, Ptr, Hex, Ptr], Dec),
         libc::SYS_clone => (&[Flags(CLONE_FLAGS), Ptr, Ptr, Ptr, Hex], Dec),
         libc::SYS_clone3 => (&[Ptr, Uint], Dec),
+        libc::SYS_rt_sigtimedwait => (&[In(Sigset), Ptr, In(Timespec), Uint], Dec),
         libc::SYS_kill | libc::SYS_tkill => (&[Int, Sig], Dec),
         libc::SYS_tgkill => (&[Int, Int, Sig], Dec),
         libc::SYS_uname => (&[Out(Utsname)], Dec),
