@@ -4,6 +4,7 @@ pub mod exec;
 pub mod fork;
 pub mod inbox;
 pub mod itimer;
+pub mod job_control;
 pub mod proc_view;
 pub mod process_table;
 pub mod run;

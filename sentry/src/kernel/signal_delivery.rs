@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use vmm::Context;
 
+use super::job_control;
 use super::siginfo::{SigInfo, SI_KERNEL};
 use super::signal::{sig_bit, SigAction, NSIG, UNBLOCKABLE};
 use super::signal_action::{default_action, DefaultAction};
@@ -37,6 +38,11 @@ impl PendingSignals {
         self.queue.iter().fold(0, |m, p| m | sig_bit(p.info.signo))
     }
 
+    /// Drop every pending signal in `mask`.
+    pub fn discard(&mut self, mask: u64) {
+        self.queue.retain(|p| sig_bit(p.info.signo) & mask == 0);
+    }
+
     fn take_first(&mut self, blocked: u64) -> Option<PendingSignal> {
         let i = self
             .queue
@@ -63,6 +69,7 @@ pub fn send(task: &mut Task, info: SigInfo) {
     if !(1..=NSIG as i32).contains(&sig) {
         return;
     }
+    job_control::on_send(task, sig);
     let action = task.signals.actions[(sig - 1) as usize];
     if task.signals.mask & sig_bit(sig) == 0 && ignored(&action, sig) {
         return;
@@ -135,8 +142,8 @@ fn deliver_one(task: &mut Task, ctx: &mut dyn Context) -> Result<(), vmm::Platfo
                     task.exit_status = Some(ExitStatus::Signaled(sig));
                     return Ok(());
                 }
-                // Job control arrives with process groups and a terminal.
-                DefaultAction::Stop | DefaultAction::Ignore | DefaultAction::Continue => continue,
+                DefaultAction::Stop => job_control::stop(task, sig),
+                DefaultAction::Ignore | DefaultAction::Continue => continue,
             },
             _ => {
                 settle_restart(task, Some(&action));

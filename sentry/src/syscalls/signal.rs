@@ -5,7 +5,8 @@
 
 use super::Handler;
 use crate::errno::{Errno, SysResult};
-use crate::kernel::process_table::INIT_PID;
+use crate::kernel::job_control;
+use crate::kernel::process_table::{KillScope, KillTarget};
 use crate::kernel::siginfo::{SigInfo, SI_TKILL, SI_USER};
 use crate::kernel::signal::{MaskHow, SigAction, SigStack, NSIG, UNBLOCKABLE};
 use crate::kernel::signal_delivery::send;
@@ -96,57 +97,54 @@ fn signal_arg(sig: u64) -> Result<i32, Errno> {
         .ok_or(Errno::EINVAL)
 }
 
-/// Send `sig` from the task to itself (the only process in the sandbox).
-fn send_to_self(task: &mut Task, sig: i32, code: i32) -> SysResult {
+/// Send `sig` from the task to itself.
+fn send_to_self(task: &mut Task, sig: i32, code: i32) {
     if sig != 0 {
         let info = SigInfo::from_sender(sig, code, task.tgid, task.creds.uid);
         send(task, info);
     }
-    Ok(0)
 }
 
 fn sys_kill(task: &mut Task, a: [u64; 6]) -> SysResult {
     let sig = signal_arg(a[1])?;
-    let pid = a[0] as i32;
-    // Process groups arrive with setpgid: until then every process of the
-    // sandbox is in one group, so 0 and -pgid reach them all.
-    let targets: Vec<i32> = match pid {
-        p if p > 0 => vec![p],
-        -1 => task
-            .procs
-            .pids()
-            .into_iter()
-            .filter(|&p| p != INIT_PID && p != task.tgid)
-            .collect(),
-        _ => task.procs.pids(),
+    let scope = match a[0] as i32 {
+        p if p > 0 => KillScope::Pid(p),
+        0 => KillScope::Group(task.procs.pgid(task.tgid)?),
+        -1 => KillScope::All,
+        // -INT_MIN has no value.
+        i32::MIN => return Err(Errno::ESRCH),
+        p => KillScope::Group(-p),
     };
+    let targets = task.procs.kill_targets(task.tgid, scope);
     if targets.is_empty() {
         return Err(Errno::ESRCH);
     }
-    let mut sent = false;
     for target in targets {
-        sent |= signal_process(task, target, sig, SI_USER);
+        signal_target(task, target, sig, SI_USER);
     }
-    if sent {
-        Ok(0)
-    } else {
-        Err(Errno::ESRCH)
+    Ok(0)
+}
+
+/// Send `sig` to one process (a zombie takes it and does nothing).
+fn signal_target(task: &mut Task, target: KillTarget, sig: i32, code: i32) {
+    if target.pid == task.tgid {
+        send_to_self(task, sig, code);
+        return;
+    }
+    if let (Some(inbox), true) = (target.inbox, sig != 0) {
+        job_control::on_post(&task.procs, target.pid, sig);
+        inbox.post(SigInfo::from_sender(sig, code, task.tgid, task.creds.uid));
     }
 }
 
 /// Send `sig` to process `pid`; whether it exists.
 fn signal_process(task: &mut Task, pid: i32, sig: i32, code: i32) -> bool {
-    if pid == task.tgid {
-        let _ = send_to_self(task, sig, code);
-        return true;
+    let targets = task.procs.kill_targets(task.tgid, KillScope::Pid(pid));
+    let found = !targets.is_empty();
+    for target in targets {
+        signal_target(task, target, sig, code);
     }
-    let Some(inbox) = task.procs.inbox(pid) else {
-        return false;
-    };
-    if sig != 0 {
-        inbox.post(SigInfo::from_sender(sig, code, task.tgid, task.creds.uid));
-    }
-    true
+    found
 }
 
 fn sys_tkill(task: &mut Task, a: [u64; 6]) -> SysResult {

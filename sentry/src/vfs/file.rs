@@ -111,6 +111,12 @@ pub trait File: Send + Sync {
     fn inode(&self) -> Option<std::sync::Arc<crate::vfs::inode::Inode>> {
         None
     }
+
+    /// The concrete file, for calls that work on one kind only
+    /// (`epoll_ctl` on an epoll instance); `None` for the rest.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// A `statx` answer built from a `stat` one, for files without a host
