@@ -184,7 +184,6 @@ fn sys_execve(task: &mut Task, a: [u64; 6]) -> SysResult {
     let argv = read_string_array(task, a[1], &mut total)?;
     let envp = read_string_array(task, a[2], &mut total)?;
     execve(task, &path, argv, envp)?;
-    task.procs.mark_execed(task.tgid);
     // The new program starts with rax = 0.
     Ok(0)
 }

@@ -63,3 +63,49 @@ impl ProcessTable {
         self.lock().1.get(&pid).is_some_and(|p| p.job.stopped)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::{WaitFlags, WaitSelector};
+    use super::*;
+    use crate::errno::Errno;
+
+    #[test]
+    fn stops_and_continues_are_reported_once_and_tell_the_parent() {
+        let t = ProcessTable::new(8);
+        let parent_inbox = Arc::new(crate::kernel::inbox::SignalInbox::default());
+        let init = t.add(0, parent_inbox.clone(), 0).unwrap();
+        let child = t.add(init, Arc::default(), 0).unwrap();
+        let stops = WaitFlags {
+            stopped: true,
+            continued: true,
+            ..WaitFlags::default()
+        };
+        assert!(t.stop(child, libc::SIGTSTP));
+        assert!(!t.stop(child, libc::SIGSTOP), "already stopped");
+        let posted = parent_inbox.drain();
+        assert_eq!(posted.len(), 1);
+        assert_eq!((posted[0].code, posted[0].fields[1]), (CLD_STOPPED, 20));
+        let sel = WaitSelector::Pid(child);
+        let got = t.wait(init, sel, stops).unwrap().unwrap();
+        assert_eq!(got.event, WaitEvent::Stopped(libc::SIGTSTP));
+        assert_eq!(t.wait(init, sel, stops), Ok(None));
+        assert!(t.cont(child));
+        assert!(!t.cont(child));
+        assert_eq!(parent_inbox.drain()[0].code, CLD_CONTINUED);
+        let nowait = WaitFlags {
+            nowait: true,
+            ..stops
+        };
+        assert_eq!(
+            t.wait(init, sel, nowait).unwrap().unwrap().event,
+            WaitEvent::Continued
+        );
+        assert!(t.wait(init, sel, stops).unwrap().is_some());
+        // An exited child is invisible to a wait for stops only.
+        t.exit(child, crate::kernel::ExitStatus::Exited(0));
+        assert_eq!(t.wait(init, sel, stops), Err(Errno::ECHILD));
+    }
+}

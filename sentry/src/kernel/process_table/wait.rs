@@ -85,7 +85,9 @@ impl ProcessTable {
         let mut any = false;
         let mut found = None;
         for (&pid, p) in g.1.iter().filter(|(_, p)| p.ppid == parent) {
-            if !sel.matches(pid, p) {
+            // A zombie counts only for a wait that takes exits: asked only
+            // for stops, Linux answers ECHILD when all it has are zombies.
+            if !sel.matches(pid, p) || (p.zombie.is_some() && !flags.exited) {
                 continue;
             }
             any = true;
