@@ -4,6 +4,7 @@ mod bad_input;
 mod basics;
 mod busybox;
 mod files;
+mod jobs;
 mod memory;
 mod processes;
 mod procfs;

@@ -158,6 +158,9 @@ pub fn execve(
     task.mm = crate::mm::SharedMm::new(loaded.mm);
     task.regs = loaded.regs;
     set_identity(task, &execfn, &exe.path, loaded.layout);
+    // Before close-on-exec files close: a parent that sees them close
+    // must find the child exec'd (setpgid's EACCES).
+    task.procs.mark_execed(task.tgid);
     task.fds.close_on_exec();
     // Caught signals revert to their defaults; ignored ones stay ignored.
     task.signals.actions.update(|actions| {

@@ -5,6 +5,7 @@ pub mod fork;
 pub mod futex;
 pub mod inbox;
 pub mod itimer;
+pub mod job_control;
 pub mod proc_view;
 pub mod process_table;
 pub mod run;

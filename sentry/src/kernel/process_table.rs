@@ -1,6 +1,14 @@
-//! The sandbox's processes: pids, parents, exit statuses waiting to be
-//! reaped, and the inbox through which each is signalled. Shared by every
-//! task's host thread.
+//! The sandbox's processes: pids, parents, process groups and sessions
+//! (`groups`), job-control stops (`job`), exit statuses waiting to be
+//! reaped (`wait`), and the inbox through which each is signalled. Shared
+//! by every task's host thread.
+
+mod groups;
+mod job;
+mod wait;
+
+pub use groups::{KillScope, KillTarget};
+pub use wait::{WaitEvent, WaitFlags, WaitResult, WaitSelector};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -21,10 +29,19 @@ struct Proc {
     uid: u32,
     /// Set when the process has exited and is waiting for `wait4`.
     zombie: Option<ExitStatus>,
+    pgid: i32,
+    sid: i32,
+    /// It called `execve` (a parent may no longer `setpgid` it).
+    execed: bool,
+    /// Job-control state: stopped or not, and what `wait` may report.
+    job: job::JobState,
 }
 
+/// The next pid to try, and every process by pid.
+type Procs = (i32, BTreeMap<i32, Proc>);
+
 pub struct ProcessTable {
-    procs: Mutex<(i32, BTreeMap<i32, Proc>)>,
+    procs: Mutex<Procs>,
     /// Threads other than each process's first: tid -> (tgid, inbox). Their
     /// ids come from the same space as pids. Locked after `procs`.
     threads: Mutex<BTreeMap<i32, (i32, Arc<SignalInbox>)>>,
@@ -32,12 +49,15 @@ pub struct ProcessTable {
     /// Futex wait queues of every task in the sandbox.
     pub futexes: FutexTable,
     /// Each live process's threads, to route signals for the process.
+    /// Locked after `procs`.
     groups: Mutex<BTreeMap<i32, Arc<ThreadGroup>>>,
 }
 
 /// si_code values of SIGCHLD.
-const CLD_EXITED: i32 = 1;
-const CLD_KILLED: i32 = 2;
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+pub const CLD_STOPPED: i32 = 5;
+pub const CLD_CONTINUED: i32 = 6;
 
 impl ProcessTable {
     pub fn new(max_processes: usize) -> Arc<Self> {
@@ -50,23 +70,55 @@ impl ProcessTable {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (i32, BTreeMap<i32, Proc>)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Procs> {
         self.procs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Add a process with parent `ppid` (0 for the first); returns its pid,
+    /// or EAGAIN past the sandbox's process limit. It joins its parent's
+    /// process group and session; the first process leads its own.
+    pub fn add(&self, ppid: i32, inbox: Arc<SignalInbox>, uid: u32) -> Result<i32, Errno> {
+        let mut g = self.lock();
+        let pid = self.next_id(&mut g)?;
+        let (pgid, sid) = g.1.get(&ppid).map_or((pid, pid), |p| (p.pgid, p.sid));
+        g.1.insert(
+            pid,
+            Proc {
+                ppid,
+                inbox,
+                uid,
+                zombie: None,
+                pgid,
+                sid,
+                execed: false,
+                job: job::JobState::default(),
+            },
+        );
+        Ok(pid)
     }
 
     fn threads(&self) -> std::sync::MutexGuard<'_, BTreeMap<i32, (i32, Arc<SignalInbox>)>> {
         self.threads.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    fn groups(&self) -> std::sync::MutexGuard<'_, BTreeMap<i32, Arc<ThreadGroup>>> {
+        self.groups.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A free id for a new process or thread, or EAGAIN past the sandbox's
-    /// limit (which counts threads, as RLIMIT_NPROC does).
-    fn next_id(&self, g: &mut (i32, BTreeMap<i32, Proc>)) -> Result<i32, Errno> {
+    /// limit (which counts threads, as RLIMIT_NPROC does). A pid still
+    /// naming a group or session is not reused (Linux's pids stay allocated
+    /// while any of their uses lives).
+    fn next_id(&self, g: &mut Procs) -> Result<i32, Errno> {
         let threads = self.threads();
         if g.1.len() + threads.len() >= self.max_processes {
             return Err(Errno::EAGAIN);
         }
         let mut pid = g.0;
-        while g.1.contains_key(&pid) || threads.contains_key(&pid) {
+        while g.1.contains_key(&pid)
+            || threads.contains_key(&pid)
+            || g.1.values().any(|p| p.pgid == pid || p.sid == pid)
+        {
             pid = if pid >= (1 << 22) {
                 INIT_PID + 1
             } else {
@@ -106,29 +158,29 @@ impl ProcessTable {
 
     /// Process `pid`'s threads are `group`.
     pub fn set_group(&self, pid: i32, group: Arc<ThreadGroup>) {
-        self.groups
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(pid, group);
+        self.groups().insert(pid, group);
     }
 
-    /// Post a signal for the whole of live process `pid`: to a thread that
-    /// does not block it, if it has several. Whether the process exists.
+    /// Post a signal for the whole of live process `pid`: with several
+    /// threads, to the first that takes it. Whether the process exists.
     pub fn post_to_process(&self, pid: i32, info: SigInfo) -> bool {
-        let group = self
-            .groups
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&pid)
-            .cloned();
-        let Some(inbox) = self.inbox(pid) else {
-            return false;
-        };
-        match group {
+        let g = self.lock();
+        match g.1.get(&pid).filter(|p| p.zombie.is_none()) {
+            Some(p) => {
+                self.post_locked(pid, &p.inbox, info);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Post `info` for process `pid` whose inbox is `inbox`, with the
+    /// process table locked.
+    fn post_locked(&self, pid: i32, inbox: &Arc<SignalInbox>, info: SigInfo) {
+        match self.groups().get(&pid) {
             Some(group) => group.post_shared(info),
             None => inbox.post(info),
         }
-        true
     }
 
     /// Signals for process `pid` go to `inbox` from now on (its first
@@ -139,32 +191,13 @@ impl ProcessTable {
         }
     }
 
-    /// Wake every thread of process `pid`, so that any of them waiting for
-    /// a child looks again.
-    fn nudge_threads(&self, pid: i32) {
-        if let Some(inbox) = self.inbox(pid) {
-            inbox.nudge();
-        }
+    /// Wake every thread of process `pid`, whose inbox is `inbox`, so that
+    /// any of them waiting for a child looks again.
+    fn nudge_threads(&self, pid: i32, inbox: &SignalInbox) {
+        inbox.nudge();
         for (_, inbox) in self.threads().values().filter(|(g, _)| *g == pid) {
             inbox.nudge();
         }
-    }
-
-    /// Add a process with parent `ppid` (0 for the first); returns its pid,
-    /// or EAGAIN past the sandbox's process limit.
-    pub fn add(&self, ppid: i32, inbox: Arc<SignalInbox>, uid: u32) -> Result<i32, Errno> {
-        let mut g = self.lock();
-        let pid = self.next_id(&mut g)?;
-        g.1.insert(
-            pid,
-            Proc {
-                ppid,
-                inbox,
-                uid,
-                zombie: None,
-            },
-        );
-        Ok(pid)
     }
 
     pub fn ppid(&self, pid: i32) -> i32 {
@@ -193,72 +226,67 @@ impl ProcessTable {
     /// Process `pid` exited: keep its status for its parent, hand its
     /// children to init, and tell the parent with SIGCHLD.
     pub fn exit(&self, pid: i32, status: ExitStatus) {
-        self.groups
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&pid);
+        self.groups().remove(&pid);
         let mut g = self.lock();
         let Some(p) = g.1.get_mut(&pid) else { return };
         p.zombie = Some(status);
+        p.job = job::JobState::default();
         let (ppid, uid) = (p.ppid, p.uid);
         let mut orphan_zombies = false;
         for child in g.1.values_mut().filter(|c| c.ppid == pid) {
             child.ppid = INIT_PID;
             orphan_zombies |= child.zombie.is_some();
         }
-        let parent =
-            g.1.get(&ppid)
-                .filter(|p| p.zombie.is_none())
-                .map(|p| p.inbox.clone());
-        let init = orphan_zombies
-            .then(|| g.1.get(&INIT_PID).map(|p| p.inbox.clone()))
-            .flatten();
-        drop(g);
         let (code, value) = match status {
             ExitStatus::Exited(c) => (CLD_EXITED, i64::from(c)),
             ExitStatus::Signaled(s) => (CLD_KILLED, i64::from(s)),
         };
         let mut info = SigInfo::from_sender(libc::SIGCHLD, code, pid, uid);
         info.fields[1] = value as u64;
-        match parent {
-            Some(_) => {
-                self.post_to_process(ppid, info);
-                self.nudge_threads(ppid);
+        // Posted under the lock: a parent that reaps the zombie has had
+        // its SIGCHLD posted already, as on Linux.
+        match g.1.get(&ppid).filter(|p| p.zombie.is_none()) {
+            Some(parent) => {
+                self.post_locked(ppid, &parent.inbox, info);
+                self.nudge_threads(ppid, &parent.inbox);
             }
             // No parent left to reap it.
             None => {
-                self.lock().1.remove(&pid);
+                g.1.remove(&pid);
             }
         }
-        if let Some(init) = init {
-            init.post(info);
+        if orphan_zombies {
+            if let Some(init) = g.1.get(&INIT_PID) {
+                init.inbox.post(info);
+            }
         }
     }
 
-    /// For `wait4`: reap a child of `parent` matching `want` (-1 or 0: any,
-    /// else that pid). `Ok(None)` if matching children exist but none has
-    /// exited; ECHILD if there are none.
+    /// Reap an exited child of `parent` matching `want` (-1: any, else
+    /// that pid), as `wait4` without options does. `Ok(None)` if matching
+    /// children exist but none has exited; ECHILD if there are none.
     pub fn reap(&self, parent: i32, want: i32) -> Result<Option<(i32, ExitStatus)>, Errno> {
-        let mut g = self.lock();
-        let matches = |pid: i32, p: &Proc| p.ppid == parent && (want <= 0 || want == pid);
-        let mut any = false;
-        let mut found = None;
-        for (&pid, p) in g.1.iter() {
-            if matches(pid, p) {
-                any = true;
-                if let Some(s) = p.zombie {
-                    found = Some((pid, s));
-                    break;
-                }
-            }
-        }
-        if let Some((pid, _)) = found {
-            g.1.remove(&pid);
-        }
-        match (found, any) {
-            (Some(f), _) => Ok(Some(f)),
-            (None, true) => Ok(None),
-            (None, false) => Err(Errno::ECHILD),
+        let sel = if want > 0 {
+            WaitSelector::Pid(want)
+        } else {
+            WaitSelector::Any
+        };
+        Ok(self
+            .wait(parent, sel, WaitFlags::EXITED)?
+            .and_then(|r| match r.event {
+                WaitEvent::Exited(s) => Some((r.pid, s)),
+                _ => None,
+            }))
+    }
+
+    /// Post SIGCHLD `info` to the parent of `pid`, if it has a live one.
+    fn notify_parent(&self, g: &Procs, pid: i32, info: SigInfo) {
+        let Some(ppid) = g.1.get(&pid).map(|p| p.ppid) else {
+            return;
+        };
+        if let Some(p) = g.1.get(&ppid).filter(|p| p.zombie.is_none()) {
+            self.post_locked(ppid, &p.inbox, info);
+            self.nudge_threads(ppid, &p.inbox);
         }
     }
 }

@@ -5,6 +5,7 @@ use std::collections::VecDeque;
 
 use vmm::Context;
 
+use super::job_control;
 use super::siginfo::{SigInfo, SI_KERNEL};
 use super::signal::{sig_bit, SigAction, NSIG, UNBLOCKABLE};
 use super::signal_action::{default_action, DefaultAction};
@@ -46,6 +47,11 @@ impl PendingSignals {
         self.queue.remove(i).map(|p| p.info)
     }
 
+    /// Drop every pending signal in `mask`.
+    pub fn discard(&mut self, mask: u64) {
+        self.queue.retain(|p| sig_bit(p.info.signo) & mask == 0);
+    }
+
     fn take_first(&mut self, blocked: u64) -> Option<PendingSignal> {
         let i = self
             .queue
@@ -72,6 +78,7 @@ pub fn send(task: &mut Task, info: SigInfo) {
     if !(1..=NSIG as i32).contains(&sig) {
         return;
     }
+    job_control::on_send(task, sig);
     let action = task.signals.actions.get((sig - 1) as usize);
     if task.signals.mask & sig_bit(sig) == 0 && ignored(&action, sig) {
         return;
@@ -144,8 +151,8 @@ fn deliver_one(task: &mut Task, ctx: &mut dyn Context) -> Result<(), vmm::Platfo
                     task.exit_status = Some(ExitStatus::Signaled(sig));
                     return Ok(());
                 }
-                // Job control arrives with process groups and a terminal.
-                DefaultAction::Stop | DefaultAction::Ignore | DefaultAction::Continue => continue,
+                DefaultAction::Stop => job_control::stop(task, sig),
+                DefaultAction::Ignore | DefaultAction::Continue => continue,
             },
             _ => {
                 settle_restart(task, Some(&action));

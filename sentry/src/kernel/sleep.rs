@@ -9,6 +9,7 @@ use std::os::fd::BorrowedFd;
 use rustix::event::{poll, PollFd, PollFlags};
 use rustix::time::Timespec;
 
+use super::job_control;
 use super::signal_delivery::send;
 use super::Task;
 use crate::errno::Errno;
@@ -16,7 +17,9 @@ use crate::errno::Errno;
 /// Move signals posted from other threads into the task's pending set.
 pub fn collect_posted(task: &mut Task) {
     for info in task.inbox.drain() {
-        send(task, info);
+        if job_control::wanted(task, &info) {
+            send(task, info);
+        }
     }
     // Signals for the whole process that this thread does not block.
     for info in task.group.take_shared(!task.signals.mask) {

@@ -48,6 +48,10 @@ impl SharedMm {
         self.lock().copy_out(addr, buf)
     }
 
+    pub fn zero(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        self.lock().zero(addr, len)
+    }
+
     pub fn read_cstring(&self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
         self.lock().read_cstring(addr, max)
     }

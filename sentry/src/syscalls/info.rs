@@ -3,8 +3,7 @@
 //! registrations glibc and musl make at start-up (set_tid_address,
 //! set_robust_list, rseq).
 //!
-//! The guest is one process, pid 1, leader of its own process group and
-//! session, on a machine that looks like the host: `uname` passes the host's
+//! The guest runs on a machine that looks like the host: `uname` passes the host's
 //! node name, release and version through (so a guest prints what the same
 //! program prints natively, and feature checks against the kernel release see
 //! the kernel whose behaviour rvisor follows), with sysname "Linux" and
@@ -33,9 +32,6 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_getresgid, sys_getresgid),
     (libc::SYS_getgroups, sys_getgroups),
     (libc::SYS_setgroups, sys_setgroups),
-    (libc::SYS_getpgrp, sys_getpgrp),
-    (libc::SYS_getpgid, sys_getpgid),
-    (libc::SYS_getsid, sys_getsid),
     (libc::SYS_getrandom, sys_getrandom),
     (libc::SYS_prlimit64, sys_prlimit64),
     (libc::SYS_getrlimit, sys_getrlimit),
@@ -158,22 +154,6 @@ fn sys_setgroups(task: &mut Task, a: [u64; 6]) -> SysResult {
     groups.sort_unstable();
     task.groups = groups;
     Ok(0)
-}
-
-// The guest's first process leads its own process group and session.
-fn sys_getpgrp(task: &mut Task, _: [u64; 6]) -> SysResult {
-    Ok(task.tgid as u64)
-}
-
-fn sys_getpgid(task: &mut Task, a: [u64; 6]) -> SysResult {
-    if !is_self(task, a[0]) {
-        return Err(Errno::ESRCH);
-    }
-    Ok(task.tgid as u64)
-}
-
-fn sys_getsid(task: &mut Task, a: [u64; 6]) -> SysResult {
-    sys_getpgid(task, a)
 }
 
 const GRND_NONBLOCK: u64 = 1;

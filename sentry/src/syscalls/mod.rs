@@ -2,16 +2,20 @@
 //! implements. Each family lives in its own file and exports a `TABLE` of
 //! (number, handler) pairs; anything absent returns ENOSYS, logged once.
 
+mod epoll;
+mod eventfd;
 mod fs;
 mod futex;
 mod info;
 mod mm;
 pub mod names;
 mod process;
+mod session;
 mod signal;
 mod sigwait;
 pub mod strace;
 mod time;
+mod wait;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -41,14 +45,18 @@ fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
     TABLE.get_or_init(|| {
         let mut t = [None; MAX_SYSCALL];
         for group in [
+            epoll::TABLE,
+            eventfd::TABLE,
             fs::TABLE,
             futex::TABLE,
             info::TABLE,
             mm::TABLE,
             process::TABLE,
+            session::TABLE,
             signal::TABLE,
             sigwait::TABLE,
             time::TABLE,
+            wait::TABLE,
         ] {
             for &(nr, h) in group {
                 let nr = nr as usize;

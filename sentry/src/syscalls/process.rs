@@ -1,11 +1,10 @@
 //! Process-lifetime system calls: fork, vfork, clone (new processes),
-//! execve, wait4, exit, exit_group, arch_prctl, prctl.
+//! execve, exit, exit_group, arch_prctl, prctl.
 
 use super::Handler;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::exec::execve;
 use crate::kernel::fork::{fork, CloneOptions};
-use crate::kernel::sleep::wait_for_post;
 use crate::kernel::thread::{spawn_thread, ThreadOptions};
 use crate::kernel::{ExitStatus, Task};
 
@@ -18,7 +17,6 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_vfork, sys_vfork),
     (libc::SYS_clone, sys_clone),
     (libc::SYS_clone3, sys_clone3),
-    (libc::SYS_wait4, sys_wait4),
     (libc::SYS_execve, sys_execve),
 ];
 
@@ -199,44 +197,6 @@ fn sys_clone3(task: &mut Task, a: [u64; 6]) -> SysResult {
         task,
         [flags | exit_signal, top, parent_tid, child_tid, tls, 0],
     )
-}
-
-fn sys_wait4(task: &mut Task, a: [u64; 6]) -> SysResult {
-    let [pid, wstatus, options, rusage, ..] = a;
-    let (want, options) = (pid as i32, options as i32);
-    let known = libc::WNOHANG
-        | libc::WUNTRACED
-        | libc::WCONTINUED
-        | libc::__WALL
-        | libc::__WCLONE
-        | libc::__WNOTHREAD;
-    if options & !known != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let far = std::time::Instant::now() + std::time::Duration::from_secs(1 << 32);
-    loop {
-        match task.procs.reap(task.tgid, want)? {
-            Some((child, status)) => {
-                if wstatus != 0 {
-                    let raw: i32 = match status {
-                        ExitStatus::Exited(c) => i32::from(c) << 8,
-                        ExitStatus::Signaled(s) => s,
-                    };
-                    task.mm.write_val(wstatus, &raw)?;
-                }
-                if rusage != 0 {
-                    task.mm
-                        .lock()
-                        .zero(rusage, std::mem::size_of::<libc::rusage>() as u64)?;
-                }
-                return Ok(child as u64);
-            }
-            None if options & libc::WNOHANG != 0 => return Ok(0),
-            // A child's exit posts SIGCHLD to our inbox, which ends the
-            // sleep even when SIGCHLD itself is ignored.
-            None => wait_for_post(task, far).map_err(|_| Errno::ERESTARTSYS)?,
-        }
-    }
 }
 
 /// Longest single argument or environment string (MAX_ARG_STRLEN).

@@ -5,7 +5,8 @@
 
 use super::Handler;
 use crate::errno::{Errno, SysResult};
-use crate::kernel::process_table::INIT_PID;
+use crate::kernel::job_control;
+use crate::kernel::process_table::{KillScope, KillTarget};
 use crate::kernel::siginfo::{SigInfo, SI_TKILL, SI_USER};
 use crate::kernel::signal::{MaskHow, SigAction, SigStack, NSIG, UNBLOCKABLE};
 use crate::kernel::signal_delivery::send;
@@ -98,47 +99,37 @@ fn signal_arg(sig: u64) -> Result<i32, Errno> {
         .ok_or(Errno::EINVAL)
 }
 
-/// Send `sig` from the task to itself (the only process in the sandbox).
-fn send_to_self(task: &mut Task, sig: i32, code: i32) -> SysResult {
+/// Send `sig` from the task to itself.
+fn send_to_self(task: &mut Task, sig: i32, code: i32) {
     if sig != 0 {
         let info = SigInfo::from_sender(sig, code, task.tgid, task.creds.uid);
         send(task, info);
     }
-    Ok(0)
 }
 
 fn sys_kill(task: &mut Task, a: [u64; 6]) -> SysResult {
     let sig = signal_arg(a[1])?;
-    let pid = a[0] as i32;
-    // Process groups arrive with setpgid: until then every process of the
-    // sandbox is in one group, so 0 and -pgid reach them all.
-    let targets: Vec<i32> = match pid {
-        p if p > 0 => vec![p],
-        -1 => task
-            .procs
-            .pids()
-            .into_iter()
-            .filter(|&p| p != INIT_PID && p != task.tgid)
-            .collect(),
-        _ => task.procs.pids(),
+    let scope = match a[0] as i32 {
+        p if p > 0 => KillScope::Pid(p),
+        0 => KillScope::Group(task.procs.pgid(task.tgid)?),
+        -1 => KillScope::All,
+        // -INT_MIN has no value.
+        i32::MIN => return Err(Errno::ESRCH),
+        p => KillScope::Group(-p),
     };
+    let targets = task.procs.kill_targets(task.tgid, scope);
     if targets.is_empty() {
         return Err(Errno::ESRCH);
     }
-    let mut sent = false;
     for target in targets {
-        sent |= signal_process(task, target, sig, SI_USER);
+        signal_target(task, target, sig, SI_USER);
     }
-    if sent {
-        Ok(0)
-    } else {
-        Err(Errno::ESRCH)
-    }
+    Ok(0)
 }
 
-/// Send `sig` to process `pid`; whether it exists.
-fn signal_process(task: &mut Task, pid: i32, sig: i32, code: i32) -> bool {
-    if pid == task.tgid {
+/// Send `sig` to one process (a zombie takes it and does nothing).
+fn signal_target(task: &mut Task, target: KillTarget, sig: i32, code: i32) {
+    if target.pid == task.tgid {
         // For our own process: with several threads, whichever takes it
         // first (this one, unless it blocks it).
         if sig != 0 && task.group.len() > 1 {
@@ -146,15 +137,15 @@ fn signal_process(task: &mut Task, pid: i32, sig: i32, code: i32) -> bool {
             let info = SigInfo::from_sender(sig, code, task.tgid, task.creds.uid);
             task.group.post_shared(info);
         } else {
-            let _ = send_to_self(task, sig, code);
+            send_to_self(task, sig, code);
         }
-        return true;
+        return;
     }
-    if sig == 0 {
-        return task.procs.inbox(pid).is_some();
+    if target.inbox.is_some() && sig != 0 {
+        job_control::on_post(&task.procs, target.pid, sig);
+        let info = SigInfo::from_sender(sig, code, task.tgid, task.creds.uid);
+        task.procs.post_to_process(target.pid, info);
     }
-    let info = SigInfo::from_sender(sig, code, task.tgid, task.creds.uid);
-    task.procs.post_to_process(pid, info)
 }
 
 fn sys_tkill(task: &mut Task, a: [u64; 6]) -> SysResult {
@@ -182,7 +173,7 @@ fn sys_tgkill(task: &mut Task, a: [u64; 6]) -> SysResult {
 /// exists.
 fn signal_thread(task: &mut Task, tgid: Option<i32>, tid: i32, sig: i32) -> bool {
     if tid == task.tid && tgid.is_none_or(|g| g == task.tgid) {
-        let _ = send_to_self(task, sig, SI_TKILL);
+        send_to_self(task, sig, SI_TKILL);
         return true;
     }
     let Some(inbox) = task.procs.thread_inbox(tgid, tid) else {

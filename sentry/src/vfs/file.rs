@@ -118,6 +118,12 @@ pub trait File: Send + Sync {
     fn reopen(&self, _flags: i32) -> Result<std::sync::Arc<dyn File>, Errno> {
         Err(Errno::ENXIO)
     }
+
+    /// The concrete file, for calls that work on one kind only
+    /// (`epoll_ctl` on an epoll instance); `None` for the rest.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// A `statx` answer built from a `stat` one, for files without a host

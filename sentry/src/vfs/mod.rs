@@ -15,10 +15,14 @@
 //!   kernel reports through a `ProcSource`; `statfs`: per-mount answers.
 //! - `path`: guest path strings; `stat`: the guest's stat layouts.
 //! - `mmap`: file-backed `mmap` as a private copy.
+//! - `eventfd`, `epoll`: eventfd counters and epoll instances, kept by
+//!   host objects of the same kind.
 
 pub mod access;
 pub mod change;
 pub mod devfs;
+pub mod epoll;
+pub mod eventfd;
 pub mod fdtable;
 pub mod file;
 pub mod host_file;

@@ -10,7 +10,7 @@ use vmm::Access;
 
 use super::{accessible_len, fd_arg, user_range_ok};
 use crate::errno::{Errno, SysResult};
-use crate::kernel::sleep::poll_host;
+use crate::kernel::sleep::{poll_host, sleep_until};
 use crate::kernel::Task;
 use crate::vfs::{with_io_buffer, File, MAX_IO};
 
@@ -48,16 +48,45 @@ fn wait_for_stream(task: &mut Task, file: &Arc<dyn File>, events: PollFlags) -> 
         })
 }
 
+/// Move bytes to or from a file the guest uses in blocking mode: wait for
+/// a host stream first (`wait_for_stream`), and wait again when its host
+/// descriptor, kept non-blocking (an eventfd's), says EAGAIN because
+/// another process took the data first. The short sleep keeps a stream
+/// that polls ready but cannot take this write (an eventfd near overflow)
+/// from spinning a CPU.
+fn stream_transfer(
+    task: &mut Task,
+    file: &Arc<dyn File>,
+    events: PollFlags,
+    mut transfer: impl FnMut(&mut Task) -> SysResult,
+) -> SysResult {
+    loop {
+        wait_for_stream(task, file, events)?;
+        match transfer(task) {
+            Err(Errno::EAGAIN)
+                if file.host_stream().is_some()
+                    && file.status_flags()? & libc::O_NONBLOCK as u32 == 0 =>
+            {
+                let soon = std::time::Instant::now() + std::time::Duration::from_millis(2);
+                sleep_until(task, soon).map_err(|_| Errno::ERESTARTSYS)?;
+            }
+            r => return r,
+        }
+    }
+}
+
 pub(super) fn sys_read(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
-    wait_for_stream(task, &file, PollFlags::IN)?;
-    read_to_guest(task, &[(a[1], a[2])], |buf| file.read(buf))
+    stream_transfer(task, &file, PollFlags::IN, |task| {
+        read_to_guest(task, &[(a[1], a[2])], |buf| file.read(buf))
+    })
 }
 
 pub(super) fn sys_write(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
-    wait_for_stream(task, &file, PollFlags::OUT)?;
-    write_from_guest(task, &[(a[1], a[2])], |buf| file.write(buf))
+    stream_transfer(task, &file, PollFlags::OUT, |task| {
+        write_from_guest(task, &[(a[1], a[2])], |buf| file.write(buf))
+    })
 }
 
 pub(super) fn sys_pread64(task: &mut Task, a: [u64; 6]) -> SysResult {
@@ -75,15 +104,17 @@ pub(super) fn sys_pwrite64(task: &mut Task, a: [u64; 6]) -> SysResult {
 pub(super) fn sys_readv(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     let iov = read_iovecs(task, a[1], a[2])?;
-    wait_for_stream(task, &file, PollFlags::IN)?;
-    read_to_guest(task, &iov, |buf| file.read(buf))
+    stream_transfer(task, &file, PollFlags::IN, |task| {
+        read_to_guest(task, &iov, |buf| file.read(buf))
+    })
 }
 
 pub(super) fn sys_writev(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     let iov = read_iovecs(task, a[1], a[2])?;
-    wait_for_stream(task, &file, PollFlags::OUT)?;
-    write_from_guest(task, &iov, |buf| file.write(buf))
+    stream_transfer(task, &file, PollFlags::OUT, |task| {
+        write_from_guest(task, &iov, |buf| file.write(buf))
+    })
 }
 
 /// preadv(fd, iov, iovcnt, pos_l, pos_h): on x86-64 `pos_l` is the whole

@@ -18,6 +18,8 @@ mod poll;
 
 use vmm::Access;
 
+pub(super) use poll::with_sigmask;
+
 use super::Handler;
 use crate::errno::Errno;
 use crate::kernel::Task;

@@ -151,7 +151,7 @@ fn read_timeout(task: &mut Task, addr: u64) -> Result<Option<Instant>, Errno> {
 /// Run `f` with the signal mask at `mask_addr` (if any) in force, as ppoll
 /// and pselect6 do: a handler that interrupts sees the temporary mask and
 /// its return restores the caller's; otherwise it is restored here.
-fn with_sigmask(
+pub(in crate::syscalls) fn with_sigmask(
     task: &mut Task,
     mask_addr: u64,
     f: impl FnOnce(&mut Task) -> SysResult,

@@ -284,7 +284,36 @@ fn read_mem(
             let [r, w] = task.mm.read_val::<[i32; 2]>(addr)?;
             format!("[{r}, {w}]")
         }
+        Mem::EpollEvent => epoll_event(task, addr)?,
+        Mem::EpollEvents => {
+            let shown = ret.min(MAX_EPOLL_SHOWN);
+            let mut parts = Vec::new();
+            for i in 0..shown {
+                parts.push(epoll_event(task, addr + 12 * i)?);
+            }
+            if ret > shown {
+                parts.push("...".to_string());
+            }
+            format!("[{}]", parts.join(", "))
+        }
     })
+}
+
+/// Most events an `epoll_wait` line lists.
+const MAX_EPOLL_SHOWN: u64 = 16;
+
+/// `{events=EPOLLIN|EPOLLET, data=0x5}` (the packed 12-byte x86-64 layout).
+fn epoll_event(task: &mut Task, addr: u64) -> Result<String, Errno> {
+    let mut raw = [0u8; 12];
+    task.mm.copy_in(addr, &mut raw)?;
+    let events = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
+    let mut data = [0u8; 8];
+    data.copy_from_slice(&raw[4..]);
+    Ok(format!(
+        "{{events={}, data={}}}",
+        flags(u64::from(events), EPOLL_EVENTS),
+        hex(u64::from_ne_bytes(data))
+    ))
 }
 
 fn rlim(v: u64) -> String {

@@ -31,6 +31,10 @@ pub(super) enum Mem {
     Utsname,
     /// `int[2]` (pipe).
     FdPair,
+    /// One `struct epoll_event`.
+    EpollEvent,
+    /// `struct epoll_event[result]`.
+    EpollEvents,
 }
 
 /// How to show one argument.
@@ -165,7 +169,18 @@ pub(super) fn spec(nr: u64) -> Option<(&'static [A], Ret)> {
         | libc::SYS_vfork
         | libc::SYS_sync => (&[], Dec),
         libc::SYS_exit | libc::SYS_exit_group => (&[Int], NoRet),
-        libc::SYS_wait4 => (&[Int, Ptr, Hex, Ptr], Dec),
+        libc::SYS_wait4 => (&[Int, Ptr, Flags(WAIT4_FLAGS), Ptr], Dec),
+        libc::SYS_waitid => (&[Enum(IDTYPES), Int, Ptr, Flags(WAITID_FLAGS), Ptr], Dec),
+        libc::SYS_eventfd | libc::SYS_epoll_create => (&[Int], Dec),
+        libc::SYS_eventfd2 => (&[Uint, Flags(EFD_FLAGS)], Dec),
+        libc::SYS_epoll_create1 => (&[Flags(EPOLL_CREATE_FLAGS)], Dec),
+        libc::SYS_epoll_ctl => (&[Fd, Enum(EPOLL_CTL_OPS), Fd, In(EpollEvent)], Dec),
+        libc::SYS_epoll_wait => (&[Fd, Out(EpollEvents), Int, Int], Dec),
+        libc::SYS_epoll_pwait => (&[Fd, Out(EpollEvents), Int, Int, In(Sigset), Uint], Dec),
+        libc::SYS_epoll_pwait2 => (
+            &[Fd, Out(EpollEvents), Int, In(Timespec), In(Sigset), Uint],
+            Dec,
+        ),
         libc::SYS_clone => (&[Flags(CLONE_FLAGS), Ptr, Ptr, Ptr, Hex], Dec),
         libc::SYS_clone3 => (&[Ptr, Uint], Dec),
         libc::SYS_rt_sigtimedwait => (&[In(Sigset), Ptr, In(Timespec), Uint], Dec),

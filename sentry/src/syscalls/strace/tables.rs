@@ -173,6 +173,54 @@ pub(super) const FCNTL_CMDS: Table = &[
     (1033, "F_ADD_SEALS"),
     (1034, "F_GET_SEALS"),
 ];
+pub(super) const WAIT4_FLAGS: Table = &[
+    (1, "WNOHANG"),
+    (2, "WUNTRACED"),
+    (8, "WCONTINUED"),
+    (0x2000_0000, "__WNOTHREAD"),
+    (0x4000_0000, "__WALL"),
+    (0x8000_0000, "__WCLONE"),
+];
+pub(super) const WAITID_FLAGS: Table = &[
+    (1, "WNOHANG"),
+    (2, "WSTOPPED"),
+    (4, "WEXITED"),
+    (8, "WCONTINUED"),
+    (0x0100_0000, "WNOWAIT"),
+    (0x2000_0000, "__WNOTHREAD"),
+    (0x4000_0000, "__WALL"),
+    (0x8000_0000, "__WCLONE"),
+];
+pub(super) const IDTYPES: Table = &[(0, "P_ALL"), (1, "P_PID"), (2, "P_PGID"), (3, "P_PIDFD")];
+pub(super) const EFD_FLAGS: Table = &[
+    (1, "EFD_SEMAPHORE"),
+    (0o4000, "EFD_NONBLOCK"),
+    (0o2000000, "EFD_CLOEXEC"),
+];
+pub(super) const EPOLL_CREATE_FLAGS: Table = &[(0o2000000, "EPOLL_CLOEXEC")];
+pub(super) const EPOLL_CTL_OPS: Table = &[
+    (1, "EPOLL_CTL_ADD"),
+    (2, "EPOLL_CTL_DEL"),
+    (3, "EPOLL_CTL_MOD"),
+];
+pub(super) const EPOLL_EVENTS: Table = &[
+    (0x1, "EPOLLIN"),
+    (0x2, "EPOLLPRI"),
+    (0x4, "EPOLLOUT"),
+    (0x8, "EPOLLERR"),
+    (0x10, "EPOLLHUP"),
+    (0x20, "EPOLLNVAL"),
+    (0x40, "EPOLLRDNORM"),
+    (0x80, "EPOLLRDBAND"),
+    (0x100, "EPOLLWRNORM"),
+    (0x200, "EPOLLWRBAND"),
+    (0x400, "EPOLLMSG"),
+    (0x2000, "EPOLLRDHUP"),
+    (1 << 28, "EPOLLEXCLUSIVE"),
+    (1 << 29, "EPOLLWAKEUP"),
+    (1 << 30, "EPOLLONESHOT"),
+    (1 << 31, "EPOLLET"),
+];
 pub(super) const FD_FLAGS: Table = &[(1, "FD_CLOEXEC")];
 pub(super) const IOCTLS: Table = &[
     (0x5401, "TCGETS"),

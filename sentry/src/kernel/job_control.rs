@@ -1,0 +1,89 @@
+//! Job control on the signalled task's side: the effects a stop or
+//! continue signal has as soon as it is sent (Linux's `prepare_signal`),
+//! a stopped process waiting without running guest code until SIGCONT or
+//! SIGKILL, and the parent's SA_NOCLDSTOP. The process table records the
+//! stop for `wait` and tells the parent (`process_table/job.rs`).
+
+use std::time::{Duration, Instant};
+
+use super::process_table::{ProcessTable, CLD_CONTINUED, CLD_STOPPED};
+use super::siginfo::SigInfo;
+use super::signal::sig_bit;
+use super::sleep::collect_posted;
+use super::Task;
+
+/// Signals whose default action stops the process.
+pub const STOP_SIGNALS: u64 = sig_bit(libc::SIGSTOP)
+    | sig_bit(libc::SIGTSTP)
+    | sig_bit(libc::SIGTTIN)
+    | sig_bit(libc::SIGTTOU);
+
+/// Before `sig` is queued for `task`, blocked or ignored or not: SIGCONT
+/// discards pending stop signals and ends a stop, a stop signal discards
+/// a pending SIGCONT, SIGKILL ends a stop.
+pub fn on_send(task: &mut Task, sig: i32) {
+    match sig {
+        libc::SIGCONT => {
+            task.pending_signals.discard(STOP_SIGNALS);
+            task.procs.cont(task.tgid);
+        }
+        libc::SIGKILL => task.procs.end_stop_for_kill(task.tgid),
+        s if sig_bit(s) & STOP_SIGNALS != 0 => {
+            task.pending_signals.discard(sig_bit(libc::SIGCONT));
+        }
+        _ => {}
+    }
+}
+
+/// The sender's part before posting `sig` to process `pid`: continuing
+/// (or killing) a stopped process takes effect before `kill` returns, so
+/// a `waitpid(WCONTINUED | WNOHANG)` right after it sees the change.
+pub fn on_post(procs: &ProcessTable, pid: i32, sig: i32) {
+    match sig {
+        libc::SIGCONT => {
+            procs.cont(pid);
+        }
+        libc::SIGKILL => procs.end_stop_for_kill(pid),
+        _ => {}
+    }
+}
+
+/// Whether a posted signal reaches `task`: a child's stop or continue
+/// report is dropped when SIGCHLD's action has SA_NOCLDSTOP.
+pub fn wanted(task: &Task, info: &SigInfo) -> bool {
+    if info.signo != libc::SIGCHLD || !matches!(info.code, CLD_STOPPED | CLD_CONTINUED) {
+        return true;
+    }
+    let action = task.signals.actions.get((libc::SIGCHLD - 1) as usize);
+    action.flags & libc::SA_NOCLDSTOP as u64 == 0
+}
+
+/// The default action of stop signal `sig`: the process stops until
+/// SIGCONT or SIGKILL. Its thread sleeps on the inbox meanwhile, taking
+/// in (not delivering) what arrives. Terminal stop signals are discarded
+/// in an orphaned process group, as Linux does.
+pub fn stop(task: &mut Task, sig: i32) {
+    if sig != libc::SIGSTOP {
+        let orphaned = task
+            .procs
+            .pgid(task.tgid)
+            .is_ok_and(|pgid| task.procs.is_orphaned_pgrp(pgid));
+        if orphaned {
+            return;
+        }
+    }
+    if !task.procs.stop(task.tgid, sig) {
+        return;
+    }
+    tracing::debug!("pid {}: stopped by signal {sig}", task.tgid);
+    let inbox = task.inbox.clone();
+    // Other signals, fatal ones too, stay pending until SIGCONT: Linux
+    // wakes a stopped process only for SIGKILL.
+    while task.procs.is_stopped(task.tgid)
+        && task.pending_signals.set() & sig_bit(libc::SIGKILL) == 0
+    {
+        inbox.wait_until(Instant::now() + Duration::from_secs(3600));
+        collect_posted(task);
+    }
+    tracing::debug!("pid {}: continues", task.tgid);
+}
