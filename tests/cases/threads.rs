@@ -46,3 +46,14 @@ fn signals_fork_and_exec_with_threads_match_native() {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }
 }
+
+#[test]
+fn threads_mapping_and_unmapping_at_once_match_native() {
+    let native = assert_same_as_native(&Run::new(guest("thread_stress")));
+    assert_eq!(native.status, 0, "{native}");
+    assert_eq!(
+        native.stdout_text(),
+        "mappers: ok\n300 create/join: ok\n",
+        "{native}"
+    );
+}

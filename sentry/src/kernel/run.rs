@@ -56,6 +56,7 @@ impl Task {
 /// Run `task` until its thread ends (on its own or with its process).
 pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunError> {
     task.inbox.set_interrupter(ctx.interrupter());
+    let mut retried_fault = None;
     loop {
         // Another thread's exit_group, fatal signal or execve ends this one.
         if let Some(status) = task.group.ending(task.tid) {
@@ -76,6 +77,9 @@ pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunErro
         task.publish_mask(0);
         let asp = task.mm.lock().address_space();
         let event = ctx.switch(&*asp, &mut task.regs)?;
+        if !matches!(event, Event::PageFault { .. }) {
+            retried_fault = None;
+        }
         tracing::trace!(
             ?event,
             rip = format_args!("{:#x}", task.regs.rip),
@@ -88,7 +92,13 @@ pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunErro
                 task.regs.rax = syscalls::dispatch(task, nr, args);
             }
             Event::PageFault { addr, access } => match task.fault(addr, access) {
-                Ok(()) => {}
+                Ok(()) => retried_fault = None,
+                // Another thread may have backed the page, with the platform
+                // mirroring it at the next switch: try once more.
+                Err(FaultError::AlreadyBacked) if retried_fault != Some(addr) => {
+                    retried_fault = Some(addr);
+                    continue;
+                }
                 Err(FaultError::OutOfMemory) => {
                     tracing::error!("guest out of memory at {addr:#x}; killing it");
                     task.exit_status = Some(ExitStatus::Signaled(libc::SIGKILL));

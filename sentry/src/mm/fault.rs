@@ -20,10 +20,7 @@ impl MemoryManager {
             return Err(FaultError::Protection);
         }
         if self.pmas.contains(addr) {
-            // Backed and mirrored with the VMA's permissions, yet it faulted:
-            // the access was one the platform could not tell us about (a
-            // write or execute the VMA forbids).
-            return Err(FaultError::Protection);
+            return Err(FaultError::AlreadyBacked);
         }
         // Back the aligned window around the fault: sequential access then
         // traps once per window in either direction.

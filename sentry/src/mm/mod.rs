@@ -73,6 +73,12 @@ pub enum FaultError {
     Unmapped,
     /// A mapping exists but forbids the access (SIGSEGV, SEGV_ACCERR).
     Protection,
+    /// The page is backed and its mapping allows the access as the platform
+    /// reported it, yet it faulted: either the access was one the platform
+    /// cannot describe (ptrace reports a write as a read), or another
+    /// thread backed the page and the platform has not mirrored it yet. The
+    /// caller retries once, then treats it as `Protection`.
+    AlreadyBacked,
     /// The sandbox is out of memory.
     OutOfMemory,
 }

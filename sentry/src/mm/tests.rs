@@ -108,10 +108,11 @@ fn faults_resolve_inside_vmas_only() {
         )
         .unwrap();
     assert_eq!(mm.handle_fault(a + 5, Access::READ), Ok(()));
-    // Backed and mirrored, so a second fault there is a permission problem.
+    // Backed and mirrored, so a second fault there is a permission problem
+    // (or a mapping not mirrored yet: the caller retries once).
     assert_eq!(
         mm.handle_fault(a + 5, Access::READ),
-        Err(FaultError::Protection)
+        Err(FaultError::AlreadyBacked)
     );
     assert_eq!(
         mm.handle_fault(a, Access::WRITE),
