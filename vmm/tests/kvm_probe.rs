@@ -78,3 +78,20 @@ fn exit_round_trip_is_measurable() {
         std::time::Duration::ZERO
     );
 }
+
+#[test]
+fn user_trap_round_trip_is_measurable() {
+    if !kvm_present() {
+        return;
+    }
+    let rt = match kvm::measure_user_trap_round_trip(200) {
+        Err(ProbeError::PermissionDenied) => {
+            println!("skipping: /dev/kvm not accessible");
+            return;
+        }
+        r => r.expect("measure"),
+    };
+    println!("user trap round trip: {rt:?}");
+    assert!(rt.as_nanos() > 0);
+    assert!(rt.as_millis() < 100, "{rt:?} per trap");
+}

@@ -73,6 +73,37 @@ fn main() {
         columns.push(Column { name, results });
     }
     table::print(&columns);
+    if wanted("kvm") {
+        print_kvm_floor();
+    }
+}
+
+/// What this host's KVM charges for the two steps every kvm system call
+/// takes where user-mode SYSCALL stays at CPL 3 (one user-mode trap into
+/// ring 0, one VM exit), measured now, in this process, pinned like the
+/// rest: the floor under the kvm getppid figure above.
+fn print_kvm_floor() {
+    const N: u32 = 20_000;
+    let trap = median(REPEATS, || {
+        vmm::kvm::measure_user_trap_round_trip(N)
+            .map(|d| d.as_nanos() as f64)
+            .map_err(|e| e.to_string())
+    });
+    let exit = median(REPEATS, || {
+        vmm::kvm::measure_exit_round_trip(N)
+            .map(|d| d.as_nanos() as f64)
+            .map_err(|e| e.to_string())
+    });
+    match (trap, exit) {
+        (Ok(trap), Ok(exit)) => println!(
+            "\nkvm floor on this host: user trap into ring 0 and back {:.1} us + VM exit \
+             and back {:.1} us = {:.1} us per system call",
+            trap / 1e3,
+            exit / 1e3,
+            (trap + exit) / 1e3
+        ),
+        (Err(e), _) | (_, Err(e)) => println!("\nkvm floor: not measured ({e})"),
+    }
 }
 
 /// The median nanoseconds of one case, as its guest reports them.

@@ -36,6 +36,29 @@ pub(super) const LSTAR_HLT: [u8; 1] = [
     0xf4, // hlt
 ];
 
+/// User mode: `ud2` `n` times in a loop, then `hlt` (a #GP in user mode,
+/// which ends the run).
+pub(super) fn user_ud2_loop(n: u32) -> [u8; 12] {
+    let n = n.to_le_bytes();
+    #[rustfmt::skip]
+    let code = [
+        0xb9, n[0], n[1], n[2], n[3], // mov ecx, n
+        0x0f, 0x0b,                   // ud2
+        0xff, 0xc9,                   // dec ecx
+        0x75, 0xfa,                   // jnz back to the ud2
+        0xf4,                         // hlt
+    ];
+    code
+}
+
+/// Ring 0 #UD handler: skip the 2-byte `ud2` and return to user mode, with
+/// no VM exit.
+#[rustfmt::skip]
+pub(super) const UD_SKIP_HANDLER: [u8; 7] = [
+    0x48, 0x83, 0x04, 0x24, 0x02, // add qword [rsp], 2
+    0x48, 0xcf,                   // iretq
+];
+
 /// Ring 0: one VM exit per iteration, forever.
 #[rustfmt::skip]
 pub(super) const EXIT_LOOP: [u8; 4] = [

@@ -28,6 +28,9 @@ pub use address_space::KvmAddressSpace;
 pub use context::KvmContext;
 pub use platform::KvmPlatform;
 
-pub use probe::{measure_exit_round_trip, probe, HostKvmInfo, ProbeError, SyscallEntry, PVM_MSRS};
+pub use probe::{
+    measure_exit_round_trip, measure_user_trap_round_trip, probe, HostKvmInfo, ProbeError,
+    SyscallEntry, PVM_MSRS,
+};
 pub use ram::{GuestRam, GuestRamError};
 pub use vm::VmError;

@@ -17,7 +17,7 @@ use kvm_ioctls::{Cap, Kvm};
 use super::code;
 use super::cpuid::hypervisor_leaves;
 use super::layout::*;
-use super::vm::{Stop, TinyVm, VmError};
+use super::vm::{ExceptionReport, Stop, TinyVm, VmError};
 
 /// The PVM MSR block, `PVM_VIRTUAL_MSR_BASE` and up (research/pvm.md §5.3).
 pub const PVM_MSRS: std::ops::RangeInclusive<u32> = 0x4b56_4df0..=0x4b56_4df8;
@@ -191,6 +191,28 @@ pub fn measure_exit_round_trip(n: u32) -> Result<Duration, ProbeError> {
         vm.tick()?;
     }
     Ok(t.elapsed().checked_div(n).unwrap_or_default())
+}
+
+/// Measures one guest user-mode exception handled in guest ring 0 and back
+/// to user mode with no VM exit: the mean time per `ud2` of a user loop whose
+/// #UD handler skips the instruction and `iretq`s. With
+/// [`measure_exit_round_trip`] it gives the floor of a system call on hosts
+/// where user-mode SYSCALL stays at CPL 3 (one trap into ring 0, one exit).
+pub fn measure_user_trap_round_trip(n: u32) -> Result<Duration, ProbeError> {
+    let (kvm, cpuid) = open()?;
+    let mut vm = TinyVm::new(&kvm, &cpuid, &[])?;
+    let ud = STUBS + (6 * STUB_SIZE) as u64;
+    vm.write(ud, &code::UD_SKIP_HANDLER)?;
+    let t = Instant::now();
+    let stop = run_user(&mut vm, &code::user_ud2_loop(n.max(1)), &code::LSTAR_HLT)?;
+    let elapsed = t.elapsed();
+    match stop {
+        // The final user-mode `hlt`: every `ud2` was handled.
+        Stop::Exception(ExceptionReport { vector: 13, .. }) => {
+            Ok(elapsed.checked_div(n.max(1)).unwrap_or_default())
+        }
+        other => Err(unexpected("user trap loop", &other)),
+    }
 }
 
 /// Opens `/dev/kvm`, checks the API version and capabilities, and fetches
