@@ -59,7 +59,7 @@ impl KvmAddressSpace {
         }
         let (phys, flags, _) = self.lock().translate(addr)?;
         flags.contains(EntryFlags::USER).then_some(())?;
-        self.machine.mf.read(phys, buf).ok()
+        self.machine.guest.read(phys, buf).ok()
     }
 
     /// CR3 (no PCID) of this address space.

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES};
+use kvm_bindings::{CpuId, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Kvm, VmFd};
 use pagetables::{EntryFlags, PageSize, PageTables};
 use ring0::idt::Idt;
@@ -16,6 +16,7 @@ use crate::platform::{PlatformError, Result};
 use crate::PAGE_SIZE;
 
 use super::frames::{FileFrames, Quarantine};
+use super::guest_phys::GuestPhys;
 use super::layout_r0::*;
 use super::vcpu::Vcpu;
 
@@ -35,6 +36,8 @@ pub(super) struct Machine {
     // Field order: vCPUs and the VM go before the memory they use.
     idle: Mutex<Vec<Vcpu>>,
     vm: VmFd,
+    /// The memory file as guest-physical memory (KVM's memslot 0).
+    pub(super) guest: GuestPhys,
     pub(super) mf: Arc<MemoryFile>,
     pub(super) cpuid: CpuId,
     /// Maps ring0's pages; PML4 slot 511 of its root is linked into every
@@ -56,17 +59,11 @@ impl Machine {
     pub(super) fn new(mf: Arc<MemoryFile>) -> Result<Self> {
         let kvm = Kvm::new().map_err(kvm_err("open /dev/kvm"))?;
         let vm = kvm.create_vm().map_err(kvm_err("KVM_CREATE_VM"))?;
-        let region = kvm_userspace_memory_region {
-            slot: 0,
-            flags: 0,
-            guest_phys_addr: 0,
-            memory_size: mf.size(),
-            userspace_addr: mf.host_address(),
-        };
+        let guest = GuestPhys::new(mf.clone())?;
         // SAFETY: the region is the memory file's own mapping, which lives
-        // as long as `mf`; the machine holds `mf` and drops the VM (and its
-        // vCPUs) first (field order).
-        unsafe { vm.set_user_memory_region(region) }
+        // as long as `mf`; the machine holds `mf` (and `guest` holds it too)
+        // and drops the VM (and its vCPUs) first (field order).
+        unsafe { vm.set_user_memory_region(guest.memslot(0, true)) }
             .map_err(kvm_err("KVM_SET_USER_MEMORY_REGION"))?;
         let cpuid = super::guest_cpuid::filtered(
             kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
@@ -86,7 +83,7 @@ impl Machine {
             PageTables::new(FileFrames::new(mf.clone(), quarantine.clone())).map_err(pt_err)?;
 
         let code = mf.allocate(TEXT_PAGES * PAGE_SIZE)?;
-        mf.write(code.offset, text.bytes)?;
+        guest.write(code.offset, text.bytes)?;
         for i in 0..TEXT_PAGES {
             let off = i * PAGE_SIZE;
             tables
@@ -99,7 +96,7 @@ impl Machine {
                 .map_err(pt_err)?;
         }
         let idt = mf.allocate(PAGE_SIZE)?;
-        mf.write(idt.offset, Idt::for_entry_text(TEXT_BASE).as_bytes())?;
+        guest.write(idt.offset, Idt::for_entry_text(TEXT_BASE).as_bytes())?;
         tables
             .map(
                 IDT_BASE,
@@ -112,6 +109,7 @@ impl Machine {
         Ok(Machine {
             idle: Mutex::new(Vec::new()),
             vm,
+            guest,
             mf,
             cpuid,
             ring0: Mutex::new(Ring0Tables {
@@ -131,7 +129,7 @@ impl Machine {
         let mut word = [0u8; 8];
         // The root is a memory-file page; reading it as bytes is fine: slot
         // 511 only changes here, under the lock.
-        self.mf
+        self.guest
             .read(root + 8 * RING0_PML4_SLOT as u64, &mut word)
             .expect("ring0 root lies in the memory file");
         u64::from_le_bytes(word)
@@ -238,20 +236,12 @@ impl Machine {
         if self.quarantine.len() < QUARANTINE_FLUSH_FRAMES {
             return Ok(());
         }
-        let mut region = kvm_userspace_memory_region {
-            slot: 0,
-            flags: 0,
-            guest_phys_addr: 0,
-            memory_size: 0,
-            userspace_addr: self.mf.host_address(),
-        };
         // SAFETY: deleting the slot (size 0) gives KVM no memory at all.
-        unsafe { self.vm.set_user_memory_region(region) }
+        unsafe { self.vm.set_user_memory_region(self.guest.memslot(0, false)) }
             .map_err(kvm_err("KVM_SET_USER_MEMORY_REGION (delete)"))?;
-        region.memory_size = self.mf.size();
         // SAFETY: as in `new`: the memory file's mapping, alive as long as
         // the VM.
-        unsafe { self.vm.set_user_memory_region(region) }
+        unsafe { self.vm.set_user_memory_region(self.guest.memslot(0, true)) }
             .map_err(kvm_err("KVM_SET_USER_MEMORY_REGION"))?;
         self.quarantine.release(&self.mf);
         Ok(())

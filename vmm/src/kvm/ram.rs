@@ -1,8 +1,7 @@
-//! [`GuestRam`]: an anonymous host mapping to hand to KVM as guest-physical memory.
+//! [`GuestRam`]: anonymous memory (a `vm-memory` guest memory of one region at
+//! guest-physical 0) to hand to KVM as the probe VM's memory.
 
-use std::ptr::NonNull;
-
-use rustix::mm::{self, MapFlags, ProtFlags};
+use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend, GuestMemoryMmap};
 
 /// Errors of [`GuestRam`].
 #[derive(Debug, thiserror::Error)]
@@ -10,13 +9,13 @@ pub enum GuestRamError {
     /// The size is zero or not a multiple of the page size.
     #[error("guest RAM size {0:#x} is not a positive multiple of 4 KiB")]
     BadSize(usize),
-    /// mmap failed.
-    #[error("mapping {size:#x} bytes of guest RAM: {source}")]
+    /// Mapping the memory failed.
+    #[error("mapping {size:#x} bytes of guest RAM: {reason}")]
     Map {
         /// Requested size.
         size: usize,
-        /// The mmap error.
-        source: rustix::io::Errno,
+        /// What vm-memory reported.
+        reason: String,
     },
     /// An access falls outside the RAM.
     #[error("guest-physical range {gpa:#x}+{len:#x} is outside the {size:#x}-byte RAM")]
@@ -30,14 +29,13 @@ pub enum GuestRamError {
     },
 }
 
-/// Zero-filled, page-aligned, private anonymous memory of a fixed size.
-///
-/// Reads and writes are bounds-checked copies. The mapping lives until the
-/// value is dropped; whoever registers it with KVM must make sure every VM
-/// using it is gone first (see [`GuestRam::host_address`]).
+/// Zero-filled, page-aligned anonymous memory of a fixed size, with
+/// bounds-checked copies in and out. The mapping lives until the value is
+/// dropped; whoever registers it with KVM must make sure every VM using it
+/// is gone first (see [`GuestRam::host_address`]).
 #[derive(Debug)]
 pub struct GuestRam {
-    ptr: NonNull<u8>,
+    mem: GuestMemoryMmap<()>,
     size: usize,
 }
 
@@ -47,22 +45,13 @@ impl GuestRam {
         if size == 0 || !size.is_multiple_of(crate::PAGE_SIZE as usize) {
             return Err(GuestRamError::BadSize(size));
         }
-        // SAFETY: a fresh anonymous mapping at an address the kernel picks
-        // cannot alias any memory this program already uses.
-        let ptr = unsafe {
-            mm::mmap_anonymous(
-                std::ptr::null_mut(),
+        let mem = GuestMemoryMmap::from_ranges(&[(GuestAddress(0), size)]).map_err(|e| {
+            GuestRamError::Map {
                 size,
-                ProtFlags::READ | ProtFlags::WRITE,
-                MapFlags::PRIVATE | MapFlags::NORESERVE,
-            )
-        }
-        .map_err(|source| GuestRamError::Map { size, source })?;
-        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or(GuestRamError::Map {
-            size,
-            source: rustix::io::Errno::NOMEM,
+                reason: e.to_string(),
+            }
         })?;
-        Ok(Self { ptr, size })
+        Ok(Self { mem, size })
     }
 
     /// Size in bytes.
@@ -73,47 +62,30 @@ impl GuestRam {
     /// Host virtual address of the first byte, for `KVM_SET_USER_MEMORY_REGION`.
     /// It stays valid until `self` is dropped.
     pub fn host_address(&self) -> u64 {
-        self.ptr.as_ptr() as u64
+        let region = self.mem.iter().next().expect("one region");
+        region.as_ptr() as u64
     }
 
-    fn check(&self, gpa: u64, len: usize) -> Result<usize, GuestRamError> {
-        usize::try_from(gpa)
-            .ok()
-            .filter(|start| start.checked_add(len).is_some_and(|end| end <= self.size))
-            .ok_or(GuestRamError::OutOfBounds {
-                gpa,
-                len,
-                size: self.size,
-            })
+    fn out_of_bounds(&self, gpa: u64, len: usize) -> GuestRamError {
+        GuestRamError::OutOfBounds {
+            gpa,
+            len,
+            size: self.size,
+        }
     }
 
     /// Copies `bytes` to guest-physical `gpa`.
     pub fn write(&mut self, gpa: u64, bytes: &[u8]) -> Result<(), GuestRamError> {
-        let start = self.check(gpa, bytes.len())?;
-        // SAFETY: `check` keeps `start..start + len` inside the live mapping,
-        // which cannot overlap `bytes`: no Rust reference into it ever exists.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                bytes.as_ptr(),
-                self.ptr.as_ptr().add(start),
-                bytes.len(),
-            );
-        }
-        Ok(())
+        self.mem
+            .write_slice(bytes, GuestAddress(gpa))
+            .map_err(|_| self.out_of_bounds(gpa, bytes.len()))
     }
 
     /// Copies guest-physical `gpa..gpa + buf.len()` into `buf`.
     pub fn read(&self, gpa: u64, buf: &mut [u8]) -> Result<(), GuestRamError> {
-        let start = self.check(gpa, buf.len())?;
-        // SAFETY: as in `write`: in bounds, and `buf` is not part of the mapping.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                self.ptr.as_ptr().add(start),
-                buf.as_mut_ptr(),
-                buf.len(),
-            );
-        }
-        Ok(())
+        self.mem
+            .read_slice(buf, GuestAddress(gpa))
+            .map_err(|_| self.out_of_bounds(gpa, buf.len()))
     }
 
     /// Writes little-endian words starting at `gpa`.
@@ -131,15 +103,6 @@ impl GuestRam {
             *w = u64::from_le_bytes(b.try_into().expect("chunks of 8"));
         }
         Ok(words)
-    }
-}
-
-impl Drop for GuestRam {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`size` describe the mapping made in `new`, and no
-        // reference into it outlives `self`. Whoever gave it to KVM has torn
-        // the VM down already (the contract on `host_address`).
-        let _ = unsafe { mm::munmap(self.ptr.as_ptr().cast(), self.size) };
     }
 }
 

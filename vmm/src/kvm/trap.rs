@@ -57,7 +57,7 @@ pub(super) fn read_trap(v: &mut Vcpu, regs: &mut Regs) -> Result<Trap> {
         })?;
     let mut bytes = [0u8; 48];
     let bytes = &mut bytes[..8 * words as usize];
-    v.machine.mf.read(frame_gpa, bytes)?;
+    v.machine.guest.read(frame_gpa, bytes)?;
     let mut w = bytes
         .chunks_exact(8)
         .map(|c| u64::from_le_bytes(c.try_into().expect("8-byte chunks")));
@@ -133,7 +133,7 @@ pub(super) fn prepare_return(v: &mut Vcpu, regs: &Regs, flush: bool) -> Result<(
         .region_gpa_of(rsp, 40)
         .ok_or_else(|| protocol("RSP0 outside the vCPU region".into()))?;
     let bytes: Vec<u8> = frame.iter().flat_map(|w| w.to_le_bytes()).collect();
-    v.machine.mf.write(gpa, &bytes)?;
+    v.machine.guest.write(gpa, &bytes)?;
     let text = &v.machine.text;
     let entry = if flush {
         text.flush_iret_offset

@@ -76,7 +76,7 @@ impl Vcpu {
     ) -> Result<Self> {
         let page_gva = vcpu_page(index);
         let page = VcpuPage::new(page_gva, &vcpu_stacks(index), machine.kernel_cr3());
-        machine.mf.write(page_gpa, page.as_bytes())?;
+        machine.guest.write(page_gpa, page.as_bytes())?;
         fd.set_cpuid2(&machine.cpuid)
             .map_err(kvm_err("KVM_SET_CPUID2"))?;
 
