@@ -7,6 +7,7 @@ use std::sync::Arc;
 use vmm::{MemoryFile, Platform};
 
 use crate::errno::Errno;
+use crate::kernel::exec::{follow_interpreters, read_interpreter, ResolvedProgram};
 use crate::kernel::exec::{load_program, set_identity, Interpreter, ProgramError};
 use crate::kernel::process_table::{ProcessTable, INIT_PID};
 use crate::kernel::run::{run, RunError};
@@ -84,6 +85,9 @@ impl SandboxError {
     pub fn exit_status(&self) -> i32 {
         match self {
             SandboxError::NotFound(_) => 127,
+            // As shells report it: a file that exists but whose
+            // interpreter does not is "not found" too.
+            SandboxError::NotExecutable(_, Errno::ENOENT) => 127,
             SandboxError::NotExecutable(..) | SandboxError::BadImage(..) => 126,
             _ => 125,
         }
@@ -224,20 +228,17 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
         .map_err(|e| SandboxError::Setup(format!("root {}: {e}", cfg.root.display())))?;
     let FoundProgram { execfn, exe } = find_program(&fs, &cfg.program, &cfg.envp)?;
     let display = String::from_utf8_lossy(&cfg.program).into_owned();
+    // A `#!` script runs through its interpreter, as execve would run it.
+    let ResolvedProgram { exe, execfn, argv } =
+        follow_interpreters(&fs, exe, execfn, cfg.argv.clone())
+            .map_err(|e| SandboxError::NotExecutable(display.clone(), e))?;
     let elf = parse_elf(&exe.bytes).map_err(|e| SandboxError::BadImage(display.clone(), e))?;
+    // The interpreter is found and checked as execve does it.
     let interp_file = match &elf.interp {
-        Some(path) => {
-            let bad = |why: String| {
-                let name = String::from_utf8_lossy(path).into_owned();
-                SandboxError::BadImage(
-                    display.clone(),
-                    LoadError::Dynamic(format!("{name}: {why}")),
-                )
-            };
-            let ld = fs.open_executable(path).map_err(|e| bad(e.to_string()))?;
-            let ld_elf = parse_elf(&ld.bytes).map_err(|e| bad(e.to_string()))?;
-            Some((ld.bytes, ld_elf))
-        }
+        Some(path) => Some(read_interpreter(&fs, path).map_err(|e| {
+            let name = String::from_utf8_lossy(path).into_owned();
+            SandboxError::BadImage(display.clone(), LoadError::Dynamic(format!("{name}: {e}")))
+        })?),
         None => None,
     };
 
@@ -253,7 +254,7 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
 
     let creds = host_credentials();
     let spec = StackSpec {
-        argv: &cfg.argv,
+        argv: &argv,
         envp: &cfg.envp,
         execfn: &execfn,
         creds,

@@ -72,3 +72,21 @@ fn missing_program_is_127() {
     assert_refused(Path::new("no-such-program"), &dir, 127);
     assert_refused(Path::new("./no-such-program"), &dir, 127);
 }
+
+#[test]
+fn script_with_a_missing_interpreter_is_not_found() {
+    let dir = case_dir("bad_interpreter");
+    let program = dir.join("script.sh");
+    write_executable(&program, b"#!/nonexistent/interpreter\necho never\n");
+    assert_refused(&program, &dir, 127);
+}
+
+#[test]
+fn scripts_running_scripts_too_deep_are_refused() {
+    let dir = case_dir("script_loop");
+    let program = dir.join("loop.sh");
+    // A script whose interpreter is itself: Linux gives up (ELOOP).
+    let text = format!("#!{}\n", program.display());
+    write_executable(&program, text.as_bytes());
+    assert_refused(&program, &dir, 126);
+}

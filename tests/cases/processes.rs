@@ -83,3 +83,18 @@ fn host_bash_runs_a_script_with_pipelines() {
     assert_eq!(native.status, 0, "{native}");
     assert!(native.stdout_text().contains("unique: 3"), "{native}");
 }
+
+#[test]
+fn a_script_named_on_the_command_line_runs_through_its_interpreter() {
+    let dir = case_dir("run_script");
+    let script = dir.join("greet.sh");
+    fs::write(
+        &script,
+        "#!/bin/busybox sh\necho \"args: $# $1 $2\"\necho \"name: ${0##*/}\"\nexit 3\n",
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let native = assert_same_as_native(&Run::new(&script).args(["one", "two"]));
+    assert_eq!(native.status, 3, "{native}");
+    assert_eq!(native.stdout_text(), "args: 2 one two\nname: greet.sh\n");
+}

@@ -11,7 +11,9 @@ use crate::loader::{
     build_stack, load_elf, load_interpreter, parse_elf, ElfInfo, LoadError, StackSpec,
 };
 use crate::mm::{Layout, MemoryManager};
+use crate::vfs::open::Executable;
 use crate::vfs::procfs::ImageLayout;
+use crate::vfs::FsContext;
 
 /// A program in its own address space, ready to run.
 pub struct LoadedProgram {
@@ -85,17 +87,23 @@ const BINPRM_BUF_SIZE: usize = 256;
 /// How many interpreters may chain (`#!` scripts run by `#!` scripts).
 const MAX_INTERPRETERS: usize = 4;
 
-/// `execve`: replace the task's program. Errors leave the task untouched.
-pub fn execve(
-    task: &mut Task,
-    path: &[u8],
+/// The program `execve` loads after following `#!` lines.
+pub struct ResolvedProgram {
+    pub exe: Executable,
+    /// AT_EXECFN: the path the program was found by.
+    pub execfn: Vec<u8>,
+    pub argv: Vec<Vec<u8>>,
+}
+
+/// `#!interpreter [arg]` scripts, as `execve` runs them: while `exe` is a
+/// script, run its interpreter with the optional argument and the script's
+/// path (`execfn`) in front of the remaining arguments.
+pub fn follow_interpreters(
+    fs: &FsContext,
+    mut exe: Executable,
+    mut execfn: Vec<u8>,
     mut argv: Vec<Vec<u8>>,
-    envp: Vec<Vec<u8>>,
-) -> Result<(), Errno> {
-    let platform: Arc<dyn Platform> = task.platform.clone().ok_or(Errno::ENOSYS)?;
-    let mut exe = task.fs.open_executable(path)?;
-    let mut execfn = path.to_vec();
-    // `#!interpreter [arg]`: run the interpreter with the script's path.
+) -> Result<ResolvedProgram, Errno> {
     for _ in 0..MAX_INTERPRETERS {
         if !exe.bytes.starts_with(b"#!") {
             break;
@@ -128,12 +136,30 @@ pub fn execve(
         new_argv.push(execfn.clone());
         new_argv.extend(argv.into_iter().skip(1));
         argv = new_argv;
-        exe = task.fs.open_executable(&interp)?;
+        exe = fs.open_executable(&interp)?;
         execfn = interp;
     }
+    if exe.bytes.starts_with(b"#!") {
+        // Too many scripts in a row (Linux: ELOOP).
+        return Err(Errno::ELOOP);
+    }
+    Ok(ResolvedProgram { exe, execfn, argv })
+}
+
+/// `execve`: replace the task's program. Errors leave the task untouched.
+pub fn execve(
+    task: &mut Task,
+    path: &[u8],
+    argv: Vec<Vec<u8>>,
+    envp: Vec<Vec<u8>>,
+) -> Result<(), Errno> {
+    let platform: Arc<dyn Platform> = task.platform.clone().ok_or(Errno::ENOSYS)?;
+    let exe = task.fs.open_executable(path)?;
+    let ResolvedProgram { exe, execfn, argv } =
+        follow_interpreters(&task.fs, exe, path.to_vec(), argv)?;
     let elf = parse_elf(&exe.bytes).map_err(|_| Errno::ENOEXEC)?;
     let ld = match &elf.interp {
-        Some(path) => Some(read_interpreter(task, path)?),
+        Some(path) => Some(read_interpreter(&task.fs, path)?),
         None => None,
     };
     let interp = ld.as_ref().map(|(bytes, elf)| Interpreter { bytes, elf });
@@ -198,8 +224,8 @@ fn end_other_threads(task: &mut Task) -> Result<(), Errno> {
 
 /// Read and check the interpreter a program names (ELIBBAD if it is not a
 /// loadable shared object).
-pub fn read_interpreter(task: &Task, path: &[u8]) -> Result<(Vec<u8>, ElfInfo), Errno> {
-    let exe = task.fs.open_executable(path)?;
+pub fn read_interpreter(fs: &FsContext, path: &[u8]) -> Result<(Vec<u8>, ElfInfo), Errno> {
+    let exe = fs.open_executable(path)?;
     let elf = parse_elf(&exe.bytes).map_err(|_| Errno::ELIBBAD)?;
     Ok((exe.bytes, elf))
 }
