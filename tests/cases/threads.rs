@@ -57,3 +57,15 @@ fn threads_mapping_and_unmapping_at_once_match_native() {
         "{native}"
     );
 }
+
+#[test]
+fn a_stop_signal_stops_every_thread() {
+    let native = assert_same_as_native(&Run::new(guest("thread_stop")));
+    assert_eq!(native.status, 0, "{native}");
+    assert_eq!(
+        native.stdout_text(),
+        "ticking before the stop: yes\nstopped: yes, silent while stopped: yes\n\
+         continued: yes, ticking again: yes\nkilled: yes\n",
+        "{native}"
+    );
+}

@@ -76,14 +76,27 @@ pub fn stop(task: &mut Task, sig: i32) {
         return;
     }
     tracing::debug!("pid {}: stopped by signal {sig}", task.tgid);
+    // The process's other threads stop too: an empty post interrupts their
+    // guest code or sleep, and their run loops see the stop.
+    for (tid, inbox) in task.group.threads() {
+        if tid != task.tid {
+            inbox.post(SigInfo::fault(0, 0, 0));
+        }
+    }
+    wait_while_stopped(task);
+}
+
+/// Sleep on the inbox, taking in (not delivering) what arrives, while the
+/// process is stopped. Other signals, fatal ones too, stay pending until
+/// SIGCONT: Linux wakes a stopped process only for SIGKILL.
+pub fn wait_while_stopped(task: &mut Task) {
     let inbox = task.inbox.clone();
-    // Other signals, fatal ones too, stay pending until SIGCONT: Linux
-    // wakes a stopped process only for SIGKILL.
     while task.procs.is_stopped(task.tgid)
         && task.pending_signals.set() & sig_bit(libc::SIGKILL) == 0
+        && task.group.ending(task.tid).is_none()
     {
         inbox.wait_until(Instant::now() + Duration::from_secs(3600));
         collect_posted(task);
     }
-    tracing::debug!("pid {}: continues", task.tgid);
+    tracing::debug!("tid {}: continues", task.tid);
 }

@@ -193,7 +193,7 @@ impl ProcessTable {
 
     /// Wake every thread of process `pid`, whose inbox is `inbox`, so that
     /// any of them waiting for a child looks again.
-    fn nudge_threads(&self, pid: i32, inbox: &SignalInbox) {
+    pub(super) fn nudge_threads(&self, pid: i32, inbox: &SignalInbox) {
         inbox.nudge();
         for (_, inbox) in self.threads().values().filter(|(g, _)| *g == pid) {
             inbox.nudge();

@@ -3,6 +3,7 @@
 
 use vmm::{Access, Context, Event, Vector};
 
+use crate::kernel::job_control;
 use crate::kernel::siginfo::{
     SigInfo, BUS_ADRALN, FPE_FLTINV, FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL,
     TRAP_TRACE,
@@ -63,6 +64,11 @@ pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunErro
             return Ok(status);
         }
         collect_posted(task);
+        // Another thread stopped the process (job control).
+        if task.group.len() > 1 && task.procs.is_stopped(task.tgid) {
+            job_control::wait_while_stopped(task);
+            continue;
+        }
         if let Some(image) = task.fpu_restore.take() {
             restore_fpu(task, ctx, image)?;
         }

@@ -48,14 +48,20 @@ impl ProcessTable {
         };
         let mut info = SigInfo::from_sender(libc::SIGCHLD, CLD_CONTINUED, pid, p.uid);
         info.fields[1] = libc::SIGCONT as u64;
+        let inbox = p.inbox.clone();
         self.notify_parent(&g, pid, info);
+        // Every thread of the process waits out the stop: wake them all.
+        self.nudge_threads(pid, &inbox);
         true
     }
 
     /// SIGKILL ends a stop without a report: the exit follows.
     pub fn end_stop_for_kill(&self, pid: i32) {
-        if let Some(p) = self.lock().1.get_mut(&pid) {
+        let mut g = self.lock();
+        if let Some(p) = g.1.get_mut(&pid) {
             p.job = JobState::default();
+            let inbox = p.inbox.clone();
+            self.nudge_threads(pid, &inbox);
         }
     }
 
