@@ -41,6 +41,7 @@ fn signals_fork_and_exec_with_threads_match_native() {
         "SIGUSR2 from another process ran in the one thread not blocking it: yes",
         "sigtimedwait with nothing pending: -1 Resource temporarily unavailable",
         "fork from a thread: child status 3",
+        "a thread spinning in user mode took a signal: yes",
         "exec from a thread: same pid: yes, tid == pid: yes",
     ] {
         assert!(out.contains(line), "missing {line:?} in {native}");

@@ -64,6 +64,25 @@ static void *forker(void *arg) {
 	return (void *)(long)(WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 }
 
+static volatile int spin_stop;
+static void on_spin_signal(int sig) {
+	(void)sig;
+	spin_stop = 1;
+}
+
+/* Spins in user mode, never entering the kernel, until a signal's handler
+ * sets the flag. */
+static void *spinner(void *arg) {
+	(void)arg;
+	sigset_t usr1;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_UNBLOCK, &usr1, NULL);
+	while (!spin_stop) {
+	}
+	return NULL;
+}
+
 static const char *self;
 static void *execer(void *arg) {
 	char pid[16];
@@ -134,6 +153,15 @@ int main(int argc, char **argv) {
 	pthread_create(&f, NULL, forker, NULL);
 	pthread_join(f, &code);
 	printf("fork from a thread: child status %ld\n", (long)code);
+
+	struct sigaction spin = {.sa_handler = on_spin_signal};
+	sigaction(SIGUSR1, &spin, NULL);
+	pthread_t sp;
+	pthread_create(&sp, NULL, spinner, NULL);
+	usleep(20000);
+	pthread_kill(sp, SIGUSR1);
+	pthread_join(sp, NULL);
+	printf("a thread spinning in user mode took a signal: %s\n", spin_stop ? "yes" : "no");
 
 	pthread_t i1, i2, e;
 	pthread_create(&i1, NULL, idle, NULL);
