@@ -204,9 +204,12 @@ pub(super) fn sys_pipe2(task: &mut Task, a: [u64; 6]) -> SysResult {
     make_pipe(task, a[0], a[1])
 }
 
-/// A pipe is a host pipe for now: its ends are plain host streams. Guest
-/// readers block the sentry thread, which is all a single-threaded guest
-/// needs until the sentry has pipes of its own.
+/// Buffer size of the host pipes behind guest pipes (Linux's default limit
+/// for unprivileged users, /proc/sys/fs/pipe-max-size).
+const PIPE_BUFFER: usize = 1 << 20;
+
+/// A pipe is a host pipe: its ends are plain host streams, which a blocked
+/// guest reader or writer waits on interruptibly (`kernel::sleep`).
 fn make_pipe(task: &mut Task, fds_addr: u64, flags: u64) -> SysResult {
     let known = (libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_DIRECT) as u64;
     if flags & !known != 0 {
@@ -220,6 +223,9 @@ fn make_pipe(task: &mut Task, fds_addr: u64, flags: u64) -> SysResult {
         host_flags |= rustix::pipe::PipeFlags::DIRECT;
     }
     let (r, w) = rustix::pipe::pipe_with(host_flags)?;
+    // A bigger buffer lets a writer run ahead: every guest system call is a
+    // trap here, so fewer reader/writer hand-offs matter more than natively.
+    let _ = rustix::pipe::fcntl_setpipe_size(&w, PIPE_BUFFER);
     let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
     let limit = nofile_limit(task);
     let r: Arc<dyn File> = Arc::new(HostFile::from_stream(r)?);
