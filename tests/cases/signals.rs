@@ -93,3 +93,15 @@ fn sigchld_handler_reaps_200_children_and_masks_hold_signals() {
         );
     }
 }
+
+#[test]
+fn sigqueue_carries_values_to_another_process() {
+    let native = assert_same_as_native(&Run::new(guest("sigqueue")));
+    assert_eq!(native.status, 0, "{native}");
+    assert_eq!(
+        native.stdout_text(),
+        "child: 3 signals, values 42 43 44, SI_QUEUE from the parent: yes\n\
+         posing as kill: -1 Operation not permitted\nchild exit 0\n",
+        "{native}"
+    );
+}

@@ -193,13 +193,25 @@ fn signal_thread(task: &mut Task, tgid: Option<i32>, tid: i32, sig: i32) -> bool
 fn sys_rt_sigqueueinfo(task: &mut Task, a: [u64; 6]) -> SysResult {
     let sig = signal_arg(a[1])?;
     let mut info: SigInfo = task.mm.read_val(a[2])?;
-    if a[0] as i32 != task.tgid {
+    let pid = a[0] as i32;
+    info.signo = sig;
+    if pid == task.tgid {
+        if sig != 0 {
+            send(task, info);
+        }
+        return Ok(0);
+    }
+    // Towards another process, the sender may not pose as the kernel or
+    // as kill/tgkill (Linux: si_code >= 0 or SI_TKILL is EPERM).
+    if info.code >= 0 || info.code == SI_TKILL {
+        return Err(Errno::EPERM);
+    }
+    if pid <= 0 || task.procs.inbox(pid).is_none() {
         return Err(Errno::ESRCH);
     }
-    // Linux restricts the si_code only towards other processes.
-    info.signo = sig;
     if sig != 0 {
-        send(task, info);
+        job_control::on_post(&task.procs, pid, sig);
+        task.procs.post_to_process(pid, info);
     }
     Ok(0)
 }
