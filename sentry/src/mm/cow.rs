@@ -64,9 +64,12 @@ impl MemoryManager {
             let end = start + run.len;
             let own = if owners > 1 {
                 let copy = self.mf.allocate(run.len).map_err(|_| Errno::ENOMEM)?;
+                // A plain copy: the window is small and was just used, and
+                // looking for holes (SEEK_HOLE) would scan all the data
+                // after it, which costs far more than the copy.
                 if self
                     .mf
-                    .copy_to_zeroed(run.offset, copy.offset, run.len)
+                    .copy_within(run.offset, copy.offset, run.len)
                     .is_err()
                 {
                     self.mf.free(copy);
