@@ -1,5 +1,6 @@
 //! Processes: fork, wait, execve (of programs and #! scripts), pipes
-//! between processes, and busybox shell scripts that fork.
+//! between processes, busybox shell scripts that fork, and copy-on-write
+//! memory after fork.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -97,4 +98,19 @@ fn a_script_named_on_the_command_line_runs_through_its_interpreter() {
     let native = assert_same_as_native(&Run::new(&script).args(["one", "two"]));
     assert_eq!(native.status, 3, "{native}");
     assert_eq!(native.stdout_text(), "args: 2 one two\nname: greet.sh\n");
+}
+
+#[test]
+fn forked_memory_is_copy_on_write() {
+    let native = assert_same_as_native(&Run::new(guest("fork_cow")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "child 3: exit 0",
+        "parent: 0 bytes differ from its own data",
+        "forks while a thread writes: 0 children saw it",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+    assert!(!out.contains("exit 1"), "{native}");
 }

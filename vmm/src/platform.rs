@@ -100,6 +100,13 @@ pub trait AddressSpace: Send + Sync + Any {
     /// run this address space, no other context reaches the old pages once
     /// this returns (the sentry may reuse them at once).
     fn unmap(&self, addr: u64, len: u64) -> Result<()>;
+    /// Make the changes so far reach every other context running this
+    /// address space before this returns: after narrowing mappings (fork's
+    /// copy-on-write downgrade, mprotect) or replacing pages the sentry
+    /// is about to free. Backends that apply changes at once need nothing.
+    fn sync(&self) -> Result<()> {
+        Ok(())
+    }
     /// Prepare a context for a new thread of this guest process. Called by
     /// a sentry thread whose own context runs this address space and is
     /// stopped (its guest thread is in `clone`); the seed becomes the new

@@ -1,6 +1,6 @@
 //! `fork`, `vfork` and `clone` without shared memory: a child process on a
-//! host thread of its own, with a copy of the parent's memory, files,
-//! working directory and signal dispositions.
+//! host thread of its own, with the parent's memory shared copy-on-write
+//! and a copy of its files, working directory and signal dispositions.
 
 use std::sync::Arc;
 
@@ -115,7 +115,7 @@ pub struct CloneOptions {
 /// Start a child process of `parent`; returns its pid.
 pub fn fork(parent: &mut Task, opts: CloneOptions) -> Result<i32, Errno> {
     let platform = parent.platform.clone().ok_or(Errno::ENOSYS)?;
-    let memory = parent.mm.lock().fork_copy()?;
+    let memory = parent.mm.lock().fork_share()?;
     let inbox = Arc::new(SignalInbox::default());
     let pid = parent
         .procs

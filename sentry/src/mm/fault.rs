@@ -4,8 +4,8 @@
 use vmm::Access;
 
 use super::{
-    backing_window, page_align_down, platform_errno, FaultError, MemoryManager, Vma, VmaKind,
-    STACK_GROW_SLACK, STACK_LIMIT,
+    aligned_window, page_align_down, platform_errno, FaultError, MemoryManager, Vma, VmaKind,
+    COW_CHUNK, FAULT_CHUNK, STACK_GROW_SLACK, STACK_LIMIT,
 };
 use crate::errno::Errno;
 
@@ -19,12 +19,20 @@ impl MemoryManager {
         if !vma.perms.contains(access) || vma.perms.is_empty() {
             return Err(FaultError::Protection);
         }
-        if self.pmas.contains(addr) {
+        if let Some(page) = self.pmas.page_at(addr) {
+            // A copy-on-write page is mirrored read-only, so a fault on it
+            // in a writable VMA is a write (ptrace reports every data
+            // access as a read, and a read of a mirrored page only faults
+            // before the platform mirrored it, where copying is harmless).
+            if page.cow && vma.perms.contains(Access::WRITE) && access != Access::EXEC {
+                let (lo, hi) = aligned_window(COW_CHUNK, addr, addr + 1, start, vma.end);
+                return self.break_cow(lo, hi).map_err(|_| FaultError::OutOfMemory);
+            }
             return Err(FaultError::AlreadyBacked);
         }
         // Back the aligned window around the fault: sequential access then
         // traps once per window in either direction.
-        let (lo, hi) = backing_window(addr, addr + 1, start, vma.end);
+        let (lo, hi) = aligned_window(FAULT_CHUNK, addr, addr + 1, start, vma.end);
         self.back(lo, hi).map_err(|_| FaultError::OutOfMemory)
     }
 
@@ -59,7 +67,7 @@ impl MemoryManager {
         let perms = self.vmas.perms_at(lo).unwrap_or_default();
         for (s, e) in self.pmas.gaps(lo, hi) {
             let range = self.mf.allocate(e - s).map_err(|_| Errno::ENOMEM)?;
-            self.pmas.insert(s, e, range);
+            self.pmas.insert(s, e, range, false);
             if !perms.is_empty() {
                 self.asp.map_file(s, range, perms).map_err(platform_errno)?;
             }

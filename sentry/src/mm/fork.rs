@@ -1,21 +1,22 @@
-//! `fork`: a child address space with its own copy of every page.
+//! `fork`: a child address space sharing the parent's pages copy-on-write.
 //!
-//! The copy is eager: each backed range is copied into fresh memory-file
-//! pages before the parent returns (only the pages that exist: holes stay
-//! holes). Copy-on-write would share them until
-//! the first write; that comes with the full process model.
+//! Every backed range gains the child as a second owner (`MemoryFile::share`)
+//! and is marked copy-on-write on both sides; the parent's writable
+//! mappings are narrowed to read-only before any of its threads runs guest
+//! code again, so neither process sees the other's later writes (`cow.rs`).
 
 use std::sync::Arc;
 
-use vmm::{AddressSpace, MemoryFile};
+use vmm::{Access, AddressSpace, MemoryFile};
 
+use super::cow::mirror_perms;
 use super::pma::PmaSet;
 use super::vma::VmaSet;
 use super::{platform_errno, Layout, MemoryManager};
 use crate::errno::Errno;
 
-/// What a child's memory manager is built from. It holds memory-file
-/// pages (freed if it is dropped unused).
+/// What a child's memory manager is built from. It holds references to
+/// memory-file pages (dropped if it is dropped unused).
 pub struct ForkedMemory {
     mf: Arc<MemoryFile>,
     vmas: VmaSet,
@@ -26,36 +27,42 @@ pub struct ForkedMemory {
 }
 
 impl MemoryManager {
-    /// Copy this address space for a child process.
-    pub fn fork_copy(&self) -> Result<ForkedMemory, Errno> {
+    /// Share this address space's pages with a child process.
+    pub fn fork_share(&mut self) -> Result<ForkedMemory, Errno> {
         let mut pmas = PmaSet::default();
-        for (start, end, range) in self.pmas.pieces(0, u64::MAX) {
-            let copy = match self.mf.allocate(range.len) {
-                Ok(c) => c,
-                Err(_) => {
-                    free_all(&self.mf, &mut pmas);
-                    return Err(Errno::ENOMEM);
-                }
-            };
-            if self
-                .mf
-                .copy_to_zeroed(range.offset, copy.offset, range.len)
-                .is_err()
-            {
-                self.mf.free(copy);
-                free_all(&self.mf, &mut pmas);
-                return Err(Errno::ENOMEM);
+        let mut narrow = Vec::new();
+        for p in self.pmas.pieces(0, u64::MAX) {
+            self.mf.share(p.range);
+            pmas.insert(p.start, p.end, p.range, true);
+            if !p.cow {
+                narrow.push(p);
             }
-            pmas.insert(start, end, copy);
         }
-        Ok(ForkedMemory {
+        self.pmas.mark_all_cow();
+        let forked = ForkedMemory {
             mf: self.mf.clone(),
             vmas: self.vmas.clone(),
             pmas: Some(pmas),
             layout: self.layout,
             brk_start: self.brk_start,
             brk: self.brk,
-        })
+        };
+        // Pieces already copy-on-write are mirrored read-only already.
+        for p in narrow {
+            // One backing range may straddle VMAs that mprotect made differ.
+            for (vstart, vend, perms) in self.vmas.spans(p.start, p.end) {
+                if perms.contains(Access::WRITE) {
+                    let range = p.range.slice(vstart - p.start, vend - vstart);
+                    self.asp
+                        .map_file(vstart, range, mirror_perms(perms, true))
+                        .map_err(platform_errno)?;
+                }
+            }
+        }
+        // Other threads of the parent may be running: they must fault on
+        // their next write, before the parent's fork returns.
+        self.asp.sync().map_err(platform_errno)?;
+        Ok(forked)
     }
 
     /// The child's memory manager over its own platform address space.
@@ -65,17 +72,17 @@ impl MemoryManager {
         mm.pmas = forked.pmas.take().unwrap_or_default();
         mm.brk_start = forked.brk_start;
         mm.brk = forked.brk;
-        // Mirror every backed page into the new address space, VMA by VMA:
-        // one backing range may straddle VMAs that mprotect made differ.
-        let vmas: Vec<(u64, u64, vmm::Access)> =
+        // Mirror every backed page into the new address space, VMA by VMA,
+        // read-only while shared.
+        let vmas: Vec<(u64, u64, Access)> =
             mm.vmas.iter().map(|(s, v)| (s, v.end, v.perms)).collect();
         for (vstart, vend, perms) in vmas {
             if perms.is_empty() {
                 continue;
             }
-            for (start, _, range) in mm.pmas.pieces(vstart, vend) {
+            for p in mm.pmas.pieces(vstart, vend) {
                 mm.asp
-                    .map_file(start, range, perms)
+                    .map_file(p.start, p.range, mirror_perms(perms, p.cow))
                     .map_err(platform_errno)?;
             }
         }
@@ -83,16 +90,12 @@ impl MemoryManager {
     }
 }
 
-fn free_all(mf: &MemoryFile, pmas: &mut PmaSet) {
-    for range in pmas.remove_range(0, u64::MAX) {
-        mf.free(range);
-    }
-}
-
 impl Drop for ForkedMemory {
     fn drop(&mut self) {
         if let Some(mut pmas) = self.pmas.take() {
-            free_all(&self.mf, &mut pmas);
+            for range in pmas.remove_range(0, u64::MAX) {
+                self.mf.free(range);
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use vmm::{Access, MemoryFile, PAGE_SIZE};
 
-use super::{backing_window, MemoryManager};
+use super::{aligned_window, MemoryManager, COW_CHUNK, FAULT_CHUNK};
 use crate::errno::Errno;
 
 impl MemoryManager {
@@ -31,10 +31,21 @@ impl MemoryManager {
             let seg_end = end.min(vma.end);
             // Back the same aligned windows a guest fault would, so the
             // guest does not trap on neighbours of what the sentry touched.
-            let (lo, hi) = backing_window(cur, seg_end, vstart, vma.end);
+            let (lo, hi) = aligned_window(FAULT_CHUNK, cur, seg_end, vstart, vma.end);
             self.back(lo, hi)?;
-            for (s, e, range) in self.pmas.pieces(cur, seg_end) {
-                f(&self.mf, s, range.offset, (e - s) as usize)?;
+            if access.contains(Access::WRITE) {
+                // Pages shared with another process get a copy of their own
+                // first, as a guest write would.
+                let (lo, hi) = aligned_window(COW_CHUNK, cur, seg_end, vstart, vma.end);
+                self.break_cow(lo, hi)?;
+            }
+            for p in self.pmas.pieces(cur, seg_end) {
+                f(
+                    &self.mf,
+                    p.start,
+                    p.range.offset,
+                    (p.end - p.start) as usize,
+                )?;
             }
             cur = seg_end;
         }
@@ -55,10 +66,13 @@ impl MemoryManager {
             }
         }
         buf.fill(0);
-        for (s, e, range) in self.pmas.pieces(addr, end) {
-            let at = (s - addr) as usize;
+        for p in self.pmas.pieces(addr, end) {
+            let at = (p.start - addr) as usize;
             self.mf
-                .read(range.offset, &mut buf[at..at + (e - s) as usize])
+                .read(
+                    p.range.offset,
+                    &mut buf[at..at + (p.end - p.start) as usize],
+                )
                 .map_err(|_| Errno::EFAULT)?;
         }
         Ok(())
@@ -69,7 +83,7 @@ impl MemoryManager {
         self.vmas
             .iter()
             .flat_map(|(s, v)| self.pmas.pieces(s, v.end))
-            .map(|(s, e, _)| e - s)
+            .map(|p| p.end - p.start)
             .sum()
     }
 

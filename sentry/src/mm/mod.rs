@@ -10,13 +10,15 @@
 //!   real permission violation.
 //!
 //! Files: `vma.rs` and `pma.rs` (the two maps), `fault.rs` (first touch and
-//! stack growth), `io.rs` (copy-in/copy-out), `layout.rs`; the mapping
-//! calls (mmap, munmap, mprotect, mremap, brk) are here.
+//! stack growth), `io.rs` (copy-in/copy-out), `fork.rs` and `cow.rs`
+//! (pages shared copy-on-write by fork), `layout.rs`; the mapping calls
+//! (mmap, munmap, mprotect, mremap, brk) are here.
 //!
 //! Backing is created lazily, on a guest fault or a sentry access, in chunks
 //! of up to `FAULT_CHUNK` bytes: traps cost microseconds on our hosts, while
 //! an untouched memory-file page costs nothing.
 
+mod cow;
 mod fault;
 mod fork;
 mod io;
@@ -42,13 +44,18 @@ use crate::errno::Errno;
 /// faulting address.
 const FAULT_CHUNK: u64 = 2 << 20;
 
-/// The `FAULT_CHUNK`-aligned windows covering `[lo, hi)`, clipped to the
-/// VMA `[vma_start, vma_end)`: what a fault or a sentry access backs, so
-/// either traps at most once per window.
-fn backing_window(lo: u64, hi: u64, vma_start: u64, vma_end: u64) -> (u64, u64) {
-    let start = (lo & !(FAULT_CHUNK - 1)).max(vma_start);
+/// How much of a copy-on-write area one write copies: the aligned window
+/// around it. Smaller than `FAULT_CHUNK` because every byte is copied,
+/// while a fault costs about as much as copying 64 KiB.
+const COW_CHUNK: u64 = 64 << 10;
+
+/// The `chunk`-aligned windows covering `[lo, hi)`, clipped to the VMA
+/// `[vma_start, vma_end)`: what a fault or a sentry access backs (or
+/// copies), so either traps at most once per window.
+fn aligned_window(chunk: u64, lo: u64, hi: u64, vma_start: u64, vma_end: u64) -> (u64, u64) {
+    let start = (lo & !(chunk - 1)).max(vma_start);
     let end = hi
-        .checked_next_multiple_of(FAULT_CHUNK)
+        .checked_next_multiple_of(chunk)
         .unwrap_or(vma_end)
         .min(vma_end);
     (start, end)
@@ -239,18 +246,24 @@ impl MemoryManager {
             return Err(Errno::ENOMEM);
         }
         self.vmas.set_perms(addr, end, perms);
-        self.remirror(addr, end)
+        self.remirror(addr, end)?;
+        // Other threads must not keep rights this took away.
+        self.asp.sync().map_err(platform_errno)
     }
 
     /// Re-establish the platform mappings of every PMA in `[start, end)` from
     /// the current VMA permissions.
     fn remirror(&mut self, start: u64, end: u64) -> Result<(), Errno> {
-        for (s, e, range) in self.pmas.pieces(start, end) {
-            let perms = self.vmas.perms_at(s).unwrap_or_default();
+        for p in self.pmas.pieces(start, end) {
+            let perms = cow::mirror_perms(self.vmas.perms_at(p.start).unwrap_or_default(), p.cow);
             if perms.is_empty() {
-                self.asp.unmap(s, e - s).map_err(platform_errno)?;
+                self.asp
+                    .unmap(p.start, p.end - p.start)
+                    .map_err(platform_errno)?;
             } else {
-                self.asp.map_file(s, range, perms).map_err(platform_errno)?;
+                self.asp
+                    .map_file(p.start, p.range, perms)
+                    .map_err(platform_errno)?;
             }
         }
         Ok(())
@@ -341,9 +354,13 @@ impl MemoryManager {
                 kind: vma.kind,
             },
         );
-        for (s, e, range) in moved {
-            let to = dst + (s - old);
-            self.pmas.insert(to, to + (e - s), range);
+        for p in moved {
+            let to = dst + (p.start - old);
+            self.pmas.insert_piece(pma::Piece {
+                start: to,
+                end: to + (p.end - p.start),
+                ..p
+            });
         }
         self.remirror(dst, dst + keep)?;
         Ok(dst)

@@ -224,3 +224,155 @@ fn stack_grows_down_within_its_limit() {
         Err(FaultError::Unmapped)
     );
 }
+
+/// A child of `parent` over a fresh recording address space.
+fn fork(parent: &mut MemoryManager) -> (MemoryManager, Recorder) {
+    let rec = Recorder::default();
+    let forked = parent.fork_share().unwrap();
+    let child = MemoryManager::from_fork(forked, Box::new(rec.clone())).unwrap();
+    (child, rec)
+}
+
+fn read(mm: &mut MemoryManager, addr: u64, len: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; len];
+    mm.copy_in(addr, &mut buf).unwrap();
+    buf
+}
+
+/// A parent with `pages` pages of RW memory holding "page N" on each page.
+fn filled_parent(pages: u64) -> (MemoryManager, Recorder, u64) {
+    let (mut mm, rec) = mm();
+    let a = mm
+        .map_anon(Placement::Hint(0), pages * PAGE_SIZE, RW, VmaKind::Anon)
+        .unwrap();
+    for i in 0..pages {
+        mm.copy_out(a + i * PAGE_SIZE, format!("page {i:03}").as_bytes())
+            .unwrap();
+    }
+    (mm, rec, a)
+}
+
+#[test]
+fn fork_shares_pages_read_only_on_both_sides() {
+    let (mut parent, prec, a) = filled_parent(4);
+    let used = parent.mf.used();
+    prec.ops.lock().unwrap().clear();
+    let (mut child, crec) = fork(&mut parent);
+    assert_eq!(parent.mf.used(), used, "nothing is copied at fork");
+    assert_eq!(
+        prec.ops.lock().unwrap().clone(),
+        vec![format!("map {a:#x}+0x4000 Access(READ)")],
+        "the parent's writable mapping is narrowed"
+    );
+    assert_eq!(
+        crec.ops.lock().unwrap().clone(),
+        vec![format!("map {a:#x}+0x4000 Access(READ)")]
+    );
+    assert_eq!(read(&mut child, a + 2 * PAGE_SIZE, 8), b"page 002");
+}
+
+#[test]
+fn a_write_fault_copies_the_window_and_the_other_side_keeps_its_data() {
+    let (mut parent, _, a) = filled_parent(32);
+    let (mut child, crec) = fork(&mut parent);
+    let used = parent.mf.used();
+    crec.ops.lock().unwrap().clear();
+    // ptrace reports a write as a read: both break the sharing.
+    for access in [Access::WRITE, Access::READ] {
+        let at = a + if access == Access::WRITE { 0 } else { 16 } * PAGE_SIZE;
+        assert_eq!(child.handle_fault(at + 8, access), Ok(()));
+        // Now writable: a second fault there is an ordinary retry.
+        assert_eq!(
+            child.handle_fault(at + 8, access),
+            Err(FaultError::AlreadyBacked)
+        );
+    }
+    assert_eq!(parent.mf.used(), used + 2 * COW_CHUNK);
+    assert_eq!(
+        crec.ops.lock().unwrap().clone(),
+        vec![
+            format!("map {a:#x}+0x10000 Access(READ | WRITE)"),
+            format!("map {:#x}+0x10000 Access(READ | WRITE)", a + 16 * PAGE_SIZE)
+        ]
+    );
+    // The copy is the child's: writes to it do not reach the parent.
+    child.copy_out(a, b"child").unwrap();
+    assert_eq!(read(&mut child, a + 5 * PAGE_SIZE, 8), b"page 005");
+    assert_eq!(read(&mut parent, a, 8), b"page 000");
+}
+
+#[test]
+fn a_sentry_write_breaks_the_sharing_first() {
+    let (mut parent, _, a) = filled_parent(4);
+    let (mut child, _) = fork(&mut parent);
+    parent.copy_out(a + PAGE_SIZE, b"PARENT").unwrap();
+    child.zero(a + 3 * PAGE_SIZE, 4).unwrap();
+    assert_eq!(read(&mut child, a + PAGE_SIZE, 8), b"page 001");
+    assert_eq!(read(&mut parent, a + PAGE_SIZE, 8), b"PARENT01");
+    assert_eq!(read(&mut parent, a + 3 * PAGE_SIZE, 8), b"page 003");
+    assert_eq!(read(&mut child, a + 3 * PAGE_SIZE, 8), b"\0\0\0\0 003");
+}
+
+#[test]
+fn the_last_owner_takes_its_pages_back_without_copying() {
+    let (mut parent, prec, a) = filled_parent(4);
+    let (child, _) = fork(&mut parent);
+    drop(child);
+    let used = parent.mf.used();
+    prec.ops.lock().unwrap().clear();
+    assert_eq!(parent.handle_fault(a, Access::WRITE), Ok(()));
+    assert_eq!(parent.mf.used(), used, "no copy");
+    assert_eq!(
+        prec.ops.lock().unwrap().clone(),
+        vec![format!("map {a:#x}+0x4000 Access(READ | WRITE)")]
+    );
+    parent.copy_out(a, b"mine").unwrap();
+    assert_eq!(read(&mut parent, a, 8), b"mine 000");
+}
+
+#[test]
+fn partial_unmaps_of_shared_memory_free_only_unowned_pages() {
+    let (mut parent, _, a) = filled_parent(8);
+    let mf = parent.mf.clone();
+    let used = mf.used();
+    let (mut child, _) = fork(&mut parent);
+    parent.unmap(a + 2 * PAGE_SIZE, 2 * PAGE_SIZE).unwrap();
+    child.discard(a + 3 * PAGE_SIZE, 2 * PAGE_SIZE).unwrap();
+    assert_eq!(mf.used(), used - PAGE_SIZE, "page 3: both let go");
+    assert_eq!(read(&mut child, a + 2 * PAGE_SIZE, 8), b"page 002");
+    assert_eq!(read(&mut parent, a + 4 * PAGE_SIZE, 8), b"page 004");
+    // mremap moves shared pages with their sharing.
+    let b = parent
+        .remap(
+            a + 4 * PAGE_SIZE,
+            4 * PAGE_SIZE,
+            8 * PAGE_SIZE,
+            true,
+            Some(0x7000_0000),
+        )
+        .unwrap();
+    parent.copy_out(b + PAGE_SIZE, b"moved").unwrap();
+    assert_eq!(read(&mut child, a + 5 * PAGE_SIZE, 8), b"page 005");
+    assert_eq!(read(&mut parent, b + PAGE_SIZE, 8), b"moved005");
+    drop(child);
+    drop(parent);
+    assert_eq!(mf.used(), 0, "everything is freed with its last owner");
+}
+
+#[test]
+fn forks_of_forks_share_three_ways() {
+    let (mut parent, _, a) = filled_parent(2);
+    let mf = parent.mf.clone();
+    let (mut child, _) = fork(&mut parent);
+    let (mut grandchild, _) = fork(&mut child);
+    child.copy_out(a, b"child").unwrap();
+    grandchild.copy_out(a + PAGE_SIZE, b"grand").unwrap();
+    assert_eq!(read(&mut parent, a, 8), b"page 000");
+    assert_eq!(read(&mut grandchild, a, 8), b"page 000");
+    assert_eq!(read(&mut child, a + PAGE_SIZE, 8), b"page 001");
+    assert_eq!(read(&mut parent, a + PAGE_SIZE, 8), b"page 001");
+    drop(parent);
+    drop(grandchild);
+    drop(child);
+    assert_eq!(mf.used(), 0);
+}

@@ -47,6 +47,21 @@ impl VmaSet {
         (addr < v.end).then_some((s, v))
     }
 
+    /// The parts of `[start, end)` that VMAs cover, each with its VMA's
+    /// permissions, in address order.
+    pub fn spans(&self, start: u64, end: u64) -> Vec<(u64, u64, Access)> {
+        let first = self
+            .map
+            .range(..=start)
+            .next_back()
+            .map_or(start, |(&s, _)| s);
+        self.map
+            .range(first..end)
+            .filter(|(_, v)| v.end > start)
+            .map(|(&s, v)| (s.max(start), v.end.min(end), v.perms))
+            .collect()
+    }
+
     pub fn perms_at(&self, addr: u64) -> Option<Access> {
         self.get_containing(addr).map(|(_, v)| v.perms)
     }

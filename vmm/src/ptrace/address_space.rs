@@ -323,6 +323,14 @@ impl AddressSpace for PtraceAddressSpace {
         Ok(())
     }
 
+    fn sync(&self) -> Result<()> {
+        // Alone, the caller applies the queue before its guest code runs.
+        if self.lock().tracees.len() > 1 {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     fn spawn_thread(&self) -> Result<Box<dyn ThreadSeed>> {
         let tid = self.clone_thread()?;
         Ok(Box::new(PtraceThreadSeed {

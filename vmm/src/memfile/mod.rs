@@ -6,6 +6,12 @@
 //! same ranges into the guest (the ptrace stub with `mmap`, KVM as
 //! guest-physical memory). The file is sparse: host pages are allocated only
 //! when first touched, and freed ranges are hole-punched back to the host.
+//!
+//! Pages may have several owners (copy-on-write after fork): `share` adds a
+//! reference, `free` drops one, and a page returns to the allocator with
+//! its last reference (`refs.rs`).
+
+mod refs;
 
 use std::collections::BTreeMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -16,6 +22,7 @@ use rustix::fs::{fallocate, ftruncate, memfd_create, seek, FallocateFlags, Memfd
 use rustix::mm::{madvise, mmap, munmap, Advice, MapFlags, ProtFlags};
 
 use crate::PAGE_SIZE;
+use refs::SharedRefs;
 
 /// A page-aligned range of the memory file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,7 +62,14 @@ pub struct MemoryFile {
     fd: OwnedFd,
     base: NonNull<u8>,
     size: u64,
-    free: Mutex<FreeList>,
+    pages: Mutex<Pages>,
+}
+
+/// The allocator's state: free ranges and the reference counts of shared
+/// pages, changed together.
+struct Pages {
+    free: FreeList,
+    refs: SharedRefs,
 }
 
 // SAFETY: `base` points at a MAP_SHARED mapping owned by this object for its
@@ -96,7 +110,10 @@ impl MemoryFile {
             fd,
             base,
             size,
-            free: Mutex::new(FreeList::new(size)),
+            pages: Mutex::new(Pages {
+                free: FreeList::new(size),
+                refs: SharedRefs::default(),
+            }),
         })
     }
 
@@ -119,36 +136,76 @@ impl MemoryFile {
     pub fn allocate(&self, len: u64) -> Result<FileRange, MemoryFileError> {
         let len = len.div_ceil(PAGE_SIZE) * PAGE_SIZE;
         let offset = self
+            .pages()
             .free
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
             .take(len)
             .ok_or(MemoryFileError::Exhausted { requested: len })?;
         Ok(FileRange { offset, len })
     }
 
-    /// Return `range` to the allocator and its pages to the host.
+    fn pages(&self) -> std::sync::MutexGuard<'_, Pages> {
+        self.pages.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Add one owner to every page of `range` (allocated, not free).
+    pub fn share(&self, range: FileRange) {
+        if range.len > 0 {
+            self.pages().refs.inc(range.offset, range.end());
+        }
+    }
+
+    /// Drop one owner of every page of `range`; pages whose last owner this
+    /// was return to the allocator and their memory to the host.
     pub fn free(&self, range: FileRange) {
         if range.len == 0 {
             return;
         }
+        let gone = self.pages().refs.dec(range.offset, range.end());
+        for (start, end) in gone {
+            self.release(start, end - start);
+        }
+    }
+
+    /// `range` cut where the number of owners changes: each piece with its
+    /// number of owners (1 for pages only one holds).
+    pub fn owners(&self, range: FileRange) -> Vec<(FileRange, u32)> {
+        self.pages()
+            .refs
+            .counts(range.offset, range.end())
+            .into_iter()
+            .map(|(s, e, n)| {
+                (
+                    FileRange {
+                        offset: s,
+                        len: e - s,
+                    },
+                    n,
+                )
+            })
+            .collect()
+    }
+
+    /// Bytes currently allocated (each shared page counted once).
+    pub fn used(&self) -> u64 {
+        self.size - self.pages().free.free_bytes
+    }
+
+    /// Return pages nobody owns to the allocator and the host.
+    fn release(&self, offset: u64, len: u64) {
         // Punching the hole both releases host memory and guarantees the
         // range reads as zeroes when it is allocated again.
         if let Err(e) = fallocate(
             &self.fd,
             FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
-            range.offset,
-            range.len,
+            offset,
+            len,
         ) {
             // Without the hole the pages keep old contents; zero them so the
             // next owner cannot see them.
             tracing::warn!("memory file hole punch failed ({e}); zeroing instead");
-            let _ = self.fill(range.offset, range.len, 0);
+            let _ = self.fill(offset, len, 0);
         }
-        self.free
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .give(range.offset, range.len);
+        self.pages().free.give(offset, len);
     }
 
     /// Drop the sentry's own page-table entries for `len` bytes at
@@ -282,6 +339,8 @@ impl Drop for MemoryFile {
 struct FreeList {
     /// offset -> length of each free range; ranges never touch.
     ranges: BTreeMap<u64, u64>,
+    /// Sum of the free ranges' lengths.
+    free_bytes: u64,
 }
 
 impl FreeList {
@@ -290,12 +349,16 @@ impl FreeList {
         if size > 0 {
             ranges.insert(0, size);
         }
-        FreeList { ranges }
+        FreeList {
+            ranges,
+            free_bytes: size,
+        }
     }
 
     fn take(&mut self, len: u64) -> Option<u64> {
         let (&off, &have) = self.ranges.iter().find(|(_, &l)| l >= len)?;
         self.ranges.remove(&off);
+        self.free_bytes -= len;
         if have > len {
             self.ranges.insert(off + len, have - len);
         }
@@ -303,6 +366,7 @@ impl FreeList {
     }
 
     fn give(&mut self, mut off: u64, mut len: u64) {
+        self.free_bytes += len;
         if let Some((&prev, &plen)) = self.ranges.range(..off).next_back() {
             debug_assert!(prev + plen <= off, "double free of memory-file range");
             if prev + plen == off {
@@ -370,6 +434,26 @@ mod tests {
         let mut buf = [1u8; 6];
         mf.read(r2.offset, &mut buf).unwrap();
         assert_eq!(buf, [0; 6]);
+    }
+
+    #[test]
+    fn shared_pages_are_freed_with_their_last_owner() {
+        let mf = MemoryFile::new(1 << 20).unwrap();
+        let r = mf.allocate(4 * PAGE_SIZE).unwrap();
+        assert_eq!(mf.used(), 4 * PAGE_SIZE);
+        mf.share(r);
+        // One owner lets go of the middle two pages, the other of all.
+        mf.free(r.slice(PAGE_SIZE, 2 * PAGE_SIZE));
+        assert_eq!(mf.owners(r).len(), 3);
+        mf.free(r);
+        assert_eq!(
+            mf.used(),
+            2 * PAGE_SIZE,
+            "pages 0 and 3 still have an owner"
+        );
+        mf.free(r.slice(0, PAGE_SIZE));
+        mf.free(r.slice(3 * PAGE_SIZE, PAGE_SIZE));
+        assert_eq!(mf.used(), 0);
     }
 
     #[test]
