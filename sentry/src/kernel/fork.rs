@@ -115,7 +115,15 @@ pub struct CloneOptions {
 /// Start a child process of `parent`; returns its pid.
 pub fn fork(parent: &mut Task, opts: CloneOptions) -> Result<i32, Errno> {
     let platform = parent.platform.clone().ok_or(Errno::ENOSYS)?;
-    let memory = parent.mm.lock().fork_share()?;
+    let memory = {
+        let mut mm = parent.mm.lock();
+        let memory = mm.fork_share()?;
+        // The stack and the thread's TLS block (libc writes the child's
+        // tid there) are written on both sides right away.
+        mm.fork_unshare_hot(parent.regs.rsp)?;
+        mm.fork_unshare_hot(parent.regs.fs_base)?;
+        memory
+    };
     let inbox = Arc::new(SignalInbox::default());
     let pid = parent
         .procs

@@ -12,7 +12,7 @@ use vmm::{Access, AddressSpace, MemoryFile};
 use super::cow::mirror_perms;
 use super::pma::PmaSet;
 use super::vma::VmaSet;
-use super::{platform_errno, Layout, MemoryManager};
+use super::{aligned_window, platform_errno, Layout, MemoryManager, COW_CHUNK};
 use crate::errno::Errno;
 
 /// What a child's memory manager is built from. It holds references to
@@ -65,6 +65,22 @@ impl MemoryManager {
         Ok(forked)
     }
 
+    /// Un-share the window around `addr` at once, for the parent (a copy)
+    /// and so for the child (whose pages are then its own alone; see
+    /// `from_fork`): both would write there first thing (the stack around
+    /// the forking thread's stack pointer, its TLS block), and a fault each
+    /// costs far more than copying one window now.
+    pub fn fork_unshare_hot(&mut self, addr: u64) -> Result<(), Errno> {
+        let Some((start, vma)) = self.vmas.get_containing(addr) else {
+            return Ok(());
+        };
+        if !vma.perms.contains(Access::WRITE) {
+            return Ok(());
+        }
+        let (lo, hi) = aligned_window(COW_CHUNK, addr, addr + 1, start, vma.end);
+        self.break_cow(lo, hi)
+    }
+
     /// The child's memory manager over its own platform address space.
     pub fn from_fork(mut forked: ForkedMemory, asp: Box<dyn AddressSpace>) -> Result<Self, Errno> {
         let mut mm = MemoryManager::new(forked.mf.clone(), asp, forked.layout);
@@ -81,9 +97,25 @@ impl MemoryManager {
                 continue;
             }
             for p in mm.pmas.pieces(vstart, vend) {
-                mm.asp
-                    .map_file(p.start, p.range, mirror_perms(perms, p.cow))
-                    .map_err(platform_errno)?;
+                if !p.cow {
+                    mm.asp
+                        .map_file(p.start, p.range, perms)
+                        .map_err(platform_errno)?;
+                    continue;
+                }
+                // Pages the parent stopped sharing (see `fork_unshare_hot`)
+                // are this process's alone: writable from the start.
+                for (run, owners) in mm.mf.owners(p.range) {
+                    let start = p.start + (run.offset - p.range.offset);
+                    let alone = owners == 1;
+                    if alone {
+                        mm.pmas.take_range(start, start + run.len);
+                        mm.pmas.insert(start, start + run.len, run, false);
+                    }
+                    mm.asp
+                        .map_file(start, run, mirror_perms(perms, !alone))
+                        .map_err(platform_errno)?;
+                }
             }
         }
         Ok(mm)

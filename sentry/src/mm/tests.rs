@@ -376,3 +376,31 @@ fn forks_of_forks_share_three_ways() {
     drop(child);
     assert_eq!(mf.used(), 0);
 }
+
+#[test]
+fn fork_unshares_the_hot_window_for_both_sides() {
+    let (mut parent, _rec) = mm();
+    let a = parent
+        .map_anon(
+            Placement::Hint(0),
+            4 * COW_CHUNK,
+            Access::READ | Access::WRITE,
+            VmaKind::Anon,
+        )
+        .unwrap();
+    parent.copy_out(a, &[7u8; 16]).unwrap();
+    parent.copy_out(a + 2 * COW_CHUNK, &[9u8; 16]).unwrap();
+    let forked = parent.fork_share().unwrap();
+    parent.fork_unshare_hot(a + 5).unwrap();
+    // The parent's window around the hot address is its own again; the rest
+    // is still shared.
+    assert!(!parent.pmas.pieces(a, a + 1)[0].cow);
+    assert!(parent.pmas.pieces(a + 2 * COW_CHUNK, a + 2 * COW_CHUNK + 1)[0].cow);
+    let child = MemoryManager::from_fork(forked, Box::new(Recorder::default())).unwrap();
+    // The child holds the old pages there alone: writable, no copy needed.
+    assert!(!child.pmas.pieces(a, a + 1)[0].cow);
+    assert!(child.pmas.pieces(a + 2 * COW_CHUNK, a + 2 * COW_CHUNK + 1)[0].cow);
+    let mut seen = [0u8; 16];
+    child.peek(a, &mut seen).unwrap();
+    assert_eq!(seen, [7u8; 16]);
+}
