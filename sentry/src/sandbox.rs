@@ -15,6 +15,7 @@ use crate::kernel::thread::end_thread;
 use crate::kernel::{Credentials, ExitStatus, Task};
 use crate::loader::{parse_elf, LoadError, StackSpec};
 use crate::vfs::open::Executable;
+use crate::vfs::procfs::NoProcs;
 use crate::vfs::{FdTable, FsContext};
 
 /// Guest memory the sandbox may use at most (the memory file is sparse).
@@ -164,7 +165,7 @@ fn find_program(
     envp: &[Vec<u8>],
 ) -> Result<FoundProgram, SandboxError> {
     let display = String::from_utf8_lossy(program).into_owned();
-    let read = |path: &[u8]| match fs.open_executable(path) {
+    let read = |path: &[u8]| match fs.open_executable(path, &NoProcs) {
         Ok(exe) => Ok(FoundProgram {
             execfn: path.to_vec(),
             exe,
@@ -234,7 +235,9 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
                     LoadError::Dynamic(format!("{name}: {why}")),
                 )
             };
-            let ld = fs.open_executable(path).map_err(|e| bad(e.to_string()))?;
+            let ld = fs
+                .open_executable(path, &NoProcs)
+                .map_err(|e| bad(e.to_string()))?;
             let ld_elf = parse_elf(&ld.bytes).map_err(|e| bad(e.to_string()))?;
             Some((ld.bytes, ld_elf))
         }

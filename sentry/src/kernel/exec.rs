@@ -93,7 +93,7 @@ pub fn execve(
     envp: Vec<Vec<u8>>,
 ) -> Result<(), Errno> {
     let platform: Arc<dyn Platform> = task.platform.clone().ok_or(Errno::ENOSYS)?;
-    let mut exe = task.fs.open_executable(path)?;
+    let mut exe = task.fs.open_executable(path, task)?;
     let mut execfn = path.to_vec();
     // `#!interpreter [arg]`: run the interpreter with the script's path.
     for _ in 0..MAX_INTERPRETERS {
@@ -128,7 +128,7 @@ pub fn execve(
         new_argv.push(execfn.clone());
         new_argv.extend(argv.into_iter().skip(1));
         argv = new_argv;
-        exe = task.fs.open_executable(&interp)?;
+        exe = task.fs.open_executable(&interp, task)?;
         execfn = interp;
     }
     let elf = parse_elf(&exe.bytes).map_err(|_| Errno::ENOEXEC)?;
@@ -199,7 +199,7 @@ fn end_other_threads(task: &mut Task) -> Result<(), Errno> {
 /// Read and check the interpreter a program names (ELIBBAD if it is not a
 /// loadable shared object).
 pub fn read_interpreter(task: &Task, path: &[u8]) -> Result<(Vec<u8>, ElfInfo), Errno> {
-    let exe = task.fs.open_executable(path)?;
+    let exe = task.fs.open_executable(path, task)?;
     let elf = parse_elf(&exe.bytes).map_err(|_| Errno::ELIBBAD)?;
     Ok((exe.bytes, elf))
 }

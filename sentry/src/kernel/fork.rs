@@ -52,7 +52,7 @@ impl ChildTemplate {
         ChildTemplate {
             pid,
             fds: parent.fds.duplicate(),
-            fs: parent.fs.clone(),
+            fs: parent.fs.duplicate(),
             signals: parent.signals.for_child(),
             inbox,
             procs: parent.procs.clone(),

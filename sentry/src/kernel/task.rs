@@ -187,16 +187,17 @@ impl Task {
     }
 
     /// A new thread `tid` of this task's process, starting at `regs`, with
-    /// `inbox`: it shares memory, signal actions and (if `share_files`) the
-    /// descriptor table; it copies the working directory, mask and
-    /// credentials, and starts with no alternate stack or pending signal.
+    /// `inbox`: it shares memory and signal actions, and the descriptor
+    /// table and working directory if `flags` (clone's) say CLONE_FILES and
+    /// CLONE_FS; it copies the mask and credentials, and starts with no
+    /// alternate stack or pending signal.
     pub fn new_thread(
         &self,
         tid: i32,
         regs: Regs,
         inbox: Arc<SignalInbox>,
         published_mask: Arc<AtomicU64>,
-        share_files: bool,
+        flags: i32,
     ) -> Task {
         let mut signals = SignalState::default();
         signals.actions = self.signals.actions.clone();
@@ -206,12 +207,16 @@ impl Task {
             tgid: self.tgid,
             regs,
             mm: self.mm.clone(),
-            fds: if share_files {
+            fds: if flags & libc::CLONE_FILES != 0 {
                 self.fds.share()
             } else {
                 self.fds.duplicate()
             },
-            fs: self.fs.clone(),
+            fs: if flags & libc::CLONE_FS != 0 {
+                self.fs.share()
+            } else {
+                self.fs.duplicate()
+            },
             signals,
             pending_signals: PendingSignals::default(),
             inbox,

@@ -62,13 +62,7 @@ pub fn spawn_thread(parent: &mut Task, opts: ThreadOptions) -> Result<i32, Errno
     if flags & libc::CLONE_SETTLS != 0 {
         regs.fs_base = opts.tls;
     }
-    let mut child = parent.new_thread(
-        tid,
-        regs,
-        inbox,
-        published_mask,
-        flags & libc::CLONE_FILES != 0,
-    );
+    let mut child = parent.new_thread(tid, regs, inbox, published_mask, flags);
     if flags & libc::CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = opts.child_tid;
     }
