@@ -287,6 +287,7 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
         .map(|g| g.iter().map(|g| g.as_raw()).collect())
         .unwrap_or_default();
     task.strace = cfg.strace;
+    task.publish_facts();
     let mut ctx = platform.new_context().map_err(perr)?;
     let status = run(&mut task, ctx.as_mut())?;
     Ok(match end_thread(&mut task, status) {

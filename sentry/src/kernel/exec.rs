@@ -75,7 +75,7 @@ pub fn load_program(
 /// caller named it (its name), `exe` the canonical path (/proc/PID/exe).
 pub fn set_identity(task: &mut Task, execfn: &[u8], exe: &[u8], layout: ImageLayout) {
     let base = execfn.rsplit(|&c| c == b'/').next().unwrap_or(execfn);
-    task.comm = base.iter().take(15).copied().collect();
+    task.set_comm(base.iter().take(15).copied().collect());
     task.exe = String::from_utf8_lossy(exe).into_owned();
     task.image = layout;
 }
@@ -175,6 +175,7 @@ pub fn execve(
     task.rseq = None;
     task.robust_list = (0, 0);
     task.clear_child_tid = 0;
+    task.publish_facts();
     Ok(())
 }
 
