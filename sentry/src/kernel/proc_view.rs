@@ -26,6 +26,8 @@ const MAX_AREA: u64 = 1 << 20;
 /// A process or thread as /proc sees it.
 struct Target {
     entry: ProcEntry,
+    /// The first thread's published state, even once it has ended.
+    leader: Option<Arc<ThreadPublished>>,
     facts: ProcessFacts,
     /// Live threads, the leader first.
     threads: Vec<(i32, Arc<ThreadPublished>)>,
@@ -45,6 +47,7 @@ impl Task {
         threads.sort_by_key(|(tid, _)| (*tid != entry.tgid, *tid));
         Some(Target {
             entry,
+            leader: group.leader(),
             facts,
             threads,
         })
@@ -62,14 +65,12 @@ impl Task {
             _ if p.sleeping() => b'S',
             _ => b'R',
         };
-        // A process whose first thread has ended shows another.
-        match t
-            .threads
-            .iter()
-            .find(|(tid, _)| *tid == pid)
-            .or(t.threads.first())
-        {
-            Some((_, p)) => (p.comm(), p.blocked(), state(p), p.start_ticks),
+        // A process whose first thread has ended shows another, a zombie
+        // its first.
+        let thread = t.threads.iter().find(|(tid, _)| *tid == pid);
+        let live = thread.or(t.threads.first()).map(|(_, p)| p);
+        match live.or(t.leader.as_ref()) {
+            Some(p) => (p.comm(), p.blocked(), state(p), p.start_ticks),
             None => (Vec::new(), 0, b'Z', 0),
         }
     }

@@ -46,6 +46,9 @@ struct State {
     /// The process as /proc shows it; `None` until its first thread has
     /// its memory (a forked child makes it on its own host thread).
     facts: Option<ProcessFacts>,
+    /// What the first thread published, kept after it ends: a zombie
+    /// shows its name and start time.
+    leader: Option<Arc<ThreadPublished>>,
 }
 
 #[derive(Default)]
@@ -59,10 +62,10 @@ impl ThreadGroup {
     /// `published`.
     pub fn new(tid: i32, inbox: Arc<SignalInbox>, published: Arc<ThreadPublished>) -> Arc<Self> {
         let group = ThreadGroup::default();
-        group
-            .lock()
-            .threads
-            .insert(tid, Member { inbox, published });
+        let mut s = group.lock();
+        s.leader = Some(published.clone());
+        s.threads.insert(tid, Member { inbox, published });
+        drop(s);
         Arc::new(group)
     }
 
@@ -88,6 +91,12 @@ impl ThreadGroup {
             .iter()
             .map(|(&tid, m)| (tid, m.published.clone()))
             .collect()
+    }
+
+    /// What the first thread published (the thread that exec'd, after an
+    /// `execve`), whether or not it still runs.
+    pub fn leader(&self) -> Option<Arc<ThreadPublished>> {
+        self.lock().leader.clone()
     }
 
     /// The process is now as `facts` say.
@@ -284,6 +293,7 @@ impl ThreadGroup {
     pub fn finish_exec(&self, tid: i32, tgid: i32) {
         let mut s = self.lock();
         if let Some(member) = s.threads.remove(&tid) {
+            s.leader = Some(member.published.clone());
             s.threads.insert(tgid, member);
         }
         s.ending = None;
