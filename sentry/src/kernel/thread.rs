@@ -121,12 +121,15 @@ pub fn end_thread(task: &mut Task, status: ExitStatus) -> Option<ExitStatus> {
     if !task.exit_thread_only {
         group.exit(task.tid, status);
     }
-    release_futexes(task);
-    group.remove(task.tid);
     if task.tid != task.tgid {
+        // Gone from /proc/PID/task before a joiner wakes (clear_child_tid).
+        group.remove(task.tid);
         task.procs.remove_thread(task.tid);
+        release_futexes(task);
         return None;
     }
+    release_futexes(task);
+    group.remove(task.tid);
     // The first thread reports the process's end, after all the others:
     // its host thread also keeps the platform's view of the process (on
     // ptrace, the stub dies with the thread that traces its first thread).
