@@ -16,6 +16,7 @@ use crate::kernel::thread::end_thread;
 use crate::kernel::{Credentials, ExitStatus, Task};
 use crate::loader::{parse_elf, LoadError, StackSpec};
 use crate::vfs::open::Executable;
+use crate::vfs::procfs::NoProcs;
 use crate::vfs::{FdTable, FsContext};
 
 /// Guest memory the sandbox may use at most (the memory file is sparse).
@@ -168,7 +169,7 @@ fn find_program(
     envp: &[Vec<u8>],
 ) -> Result<FoundProgram, SandboxError> {
     let display = String::from_utf8_lossy(program).into_owned();
-    let read = |path: &[u8]| match fs.open_executable(path) {
+    let read = |path: &[u8]| match fs.open_executable(path, &NoProcs) {
         Ok(exe) => Ok(FoundProgram {
             execfn: path.to_vec(),
             exe,
@@ -230,12 +231,12 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
     let display = String::from_utf8_lossy(&cfg.program).into_owned();
     // A `#!` script runs through its interpreter, as execve would run it.
     let ResolvedProgram { exe, execfn, argv } =
-        follow_interpreters(&fs, exe, execfn, cfg.argv.clone())
+        follow_interpreters(&fs, &NoProcs, exe, execfn, cfg.argv.clone())
             .map_err(|e| SandboxError::NotExecutable(display.clone(), e))?;
     let elf = parse_elf(&exe.bytes).map_err(|e| SandboxError::BadImage(display.clone(), e))?;
     // The interpreter is found and checked as execve does it.
     let interp_file = match &elf.interp {
-        Some(path) => Some(read_interpreter(&fs, path).map_err(|e| {
+        Some(path) => Some(read_interpreter(&fs, &NoProcs, path).map_err(|e| {
             let name = String::from_utf8_lossy(path).into_owned();
             SandboxError::BadImage(display.clone(), LoadError::Dynamic(format!("{name}: {e}")))
         })?),
@@ -285,6 +286,7 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
         .map(|g| g.iter().map(|g| g.as_raw()).collect())
         .unwrap_or_default();
     task.strace = cfg.strace;
+    task.publish_facts();
     let mut ctx = platform.new_context().map_err(perr)?;
     let status = run(&mut task, ctx.as_mut())?;
     Ok(match end_thread(&mut task, status) {

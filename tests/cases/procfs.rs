@@ -26,3 +26,27 @@ fn a_process_reads_its_own_proc_entries() {
         );
     }
 }
+
+#[test]
+fn threads_and_other_processes_in_proc() {
+    let native = assert_same_as_native(&Run::new(guest("proc_threads")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "thread-self in a thread names it: yes",
+        "/proc/self/task: 4 threads: proc_threads worker-0 worker-1 worker-2; states RSSS",
+        "Threads: 4",
+        "stat num_threads: 4",
+        "thread-self in main names it: yes",
+        "after join: 1 task, Threads: 1",
+        "child stat: pid yes, comm kid, ppid is me: yes, pgrp its own: yes, session mine: yes, tty_nr 0, threads 1, state S",
+        "child status: Name kid: yes, PPid is me: yes, NSpgid its own: yes, NSsid mine: yes, Threads 1",
+        "child comm: kid",
+        "child cmdline is mine: yes",
+        "stopped child state T",
+        "killed child, not reaped: state Z, comm kid",
+        "reaped child: /proc/PID is ENOENT",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

@@ -70,3 +70,21 @@ fn a_stop_signal_stops_every_thread() {
         "{native}"
     );
 }
+
+#[test]
+fn threads_share_the_working_directory_and_umask() {
+    let native = assert_same_as_native(&Run::new(guest("thread_fs")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "chdir in a thread seen by main: yes",
+        "umask set in a thread, main sees 027",
+        "fchdir in a thread seen by main: yes",
+        "thread's file in main's cwd: yes, mode 600",
+        "child changed its own copy: yes; parent's cwd kept: yes, umask 077",
+        "after execve: cwd kept: yes, umask 023",
+        "cleaned up: yes",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

@@ -12,7 +12,7 @@ use crate::loader::{
 };
 use crate::mm::{Layout, MemoryManager};
 use crate::vfs::open::Executable;
-use crate::vfs::procfs::ImageLayout;
+use crate::vfs::procfs::{ImageLayout, ProcSource};
 use crate::vfs::FsContext;
 
 /// A program in its own address space, ready to run.
@@ -77,7 +77,7 @@ pub fn load_program(
 /// caller named it (its name), `exe` the canonical path (/proc/PID/exe).
 pub fn set_identity(task: &mut Task, execfn: &[u8], exe: &[u8], layout: ImageLayout) {
     let base = execfn.rsplit(|&c| c == b'/').next().unwrap_or(execfn);
-    task.comm = base.iter().take(15).copied().collect();
+    task.set_comm(base.iter().take(15).copied().collect());
     task.exe = String::from_utf8_lossy(exe).into_owned();
     task.image = layout;
 }
@@ -100,6 +100,7 @@ pub struct ResolvedProgram {
 /// path (`execfn`) in front of the remaining arguments.
 pub fn follow_interpreters(
     fs: &FsContext,
+    procs: &dyn ProcSource,
     mut exe: Executable,
     mut execfn: Vec<u8>,
     mut argv: Vec<Vec<u8>>,
@@ -136,7 +137,7 @@ pub fn follow_interpreters(
         new_argv.push(execfn.clone());
         new_argv.extend(argv.into_iter().skip(1));
         argv = new_argv;
-        exe = fs.open_executable(&interp)?;
+        exe = fs.open_executable(&interp, procs)?;
         execfn = interp;
     }
     if exe.bytes.starts_with(b"#!") {
@@ -154,12 +155,12 @@ pub fn execve(
     envp: Vec<Vec<u8>>,
 ) -> Result<(), Errno> {
     let platform: Arc<dyn Platform> = task.platform.clone().ok_or(Errno::ENOSYS)?;
-    let exe = task.fs.open_executable(path)?;
+    let exe = task.fs.open_executable(path, task)?;
     let ResolvedProgram { exe, execfn, argv } =
-        follow_interpreters(&task.fs, exe, path.to_vec(), argv)?;
+        follow_interpreters(&task.fs, task, exe, path.to_vec(), argv)?;
     let elf = parse_elf(&exe.bytes).map_err(|_| Errno::ENOEXEC)?;
     let ld = match &elf.interp {
-        Some(path) => Some(read_interpreter(&task.fs, path)?),
+        Some(path) => Some(read_interpreter(&task.fs, task, path)?),
         None => None,
     };
     let interp = ld.as_ref().map(|(bytes, elf)| Interpreter { bytes, elf });
@@ -201,6 +202,7 @@ pub fn execve(
     task.rseq = None;
     task.robust_list = (0, 0);
     task.clear_child_tid = 0;
+    task.publish_facts();
     Ok(())
 }
 
@@ -224,8 +226,12 @@ fn end_other_threads(task: &mut Task) -> Result<(), Errno> {
 
 /// Read and check the interpreter a program names (ELIBBAD if it is not a
 /// loadable shared object).
-pub fn read_interpreter(fs: &FsContext, path: &[u8]) -> Result<(Vec<u8>, ElfInfo), Errno> {
-    let exe = fs.open_executable(path)?;
+pub fn read_interpreter(
+    fs: &FsContext,
+    procs: &dyn ProcSource,
+    path: &[u8],
+) -> Result<(Vec<u8>, ElfInfo), Errno> {
+    let exe = fs.open_executable(path, procs)?;
     let elf = parse_elf(&exe.bytes).map_err(|_| Errno::ELIBBAD)?;
     Ok((exe.bytes, elf))
 }

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use vmm::{Platform, Regs};
 
 use super::inbox::SignalInbox;
+use super::published::ThreadPublished;
 use super::signal::SignalState;
 use super::thread::{end_thread, run_thread};
+use super::thread_group::ThreadGroup;
 use super::{ExitStatus, Task};
 use crate::errno::Errno;
 use crate::mm::{ForkedMemory, MemoryManager};
@@ -29,6 +31,10 @@ struct ChildTemplate {
     fs: crate::vfs::FsContext,
     signals: SignalState,
     inbox: Arc<SignalInbox>,
+    /// The child's threads, made (and entered in the process table) on the
+    /// parent's thread so that the child is in /proc once `fork` returns.
+    group: Arc<ThreadGroup>,
+    published: Arc<ThreadPublished>,
     procs: Arc<super::process_table::ProcessTable>,
     platform: Arc<dyn Platform>,
     creds: super::Credentials,
@@ -49,10 +55,13 @@ impl ChildTemplate {
         inbox: Arc<SignalInbox>,
         platform: Arc<dyn Platform>,
     ) -> Self {
+        let published = ThreadPublished::new(parent.signals.mask, &parent.comm);
         ChildTemplate {
+            group: ThreadGroup::new(pid, inbox.clone(), published.clone()),
+            published,
             pid,
             fds: parent.fds.duplicate(),
-            fs: parent.fs.clone(),
+            fs: parent.fs.duplicate(),
             signals: parent.signals.for_child(),
             inbox,
             procs: parent.procs.clone(),
@@ -80,11 +89,9 @@ impl ChildTemplate {
             self.exe.as_bytes(),
         );
         t.signals = self.signals;
-        t.group = super::thread_group::ThreadGroup::new(
-            self.pid,
-            self.inbox.clone(),
-            t.published_mask.clone(),
-        );
+        t.group = self.group;
+        t.start_ticks = self.published.start_ticks;
+        t.published = self.published;
         t.inbox = self.inbox;
         t.procs = self.procs;
         t.platform = Some(self.platform);
@@ -142,6 +149,8 @@ pub fn fork(parent: &mut Task, opts: CloneOptions) -> Result<i32, Errno> {
     // by the thread that creates it).
     let mut template = ChildTemplate::from_parent(parent, pid, inbox, platform.clone());
     template.clear_child_tid = opts.child_cleartid.unwrap_or(0);
+    parent.procs.set_group(pid, template.group.clone());
+    let group = template.group.clone();
     let start = ChildStart {
         pid,
         regs,
@@ -160,6 +169,7 @@ pub fn fork(parent: &mut Task, opts: CloneOptions) -> Result<i32, Errno> {
             }
         });
     if spawned.is_err() {
+        group.remove(pid);
         procs.exit(pid, ExitStatus::Signaled(libc::SIGKILL));
         let _ = procs.reap(parent.tgid, pid);
         return Err(Errno::EAGAIN);
@@ -177,12 +187,13 @@ fn run_child(start: ChildStart, settid: Option<u64>) -> Option<ExitStatus> {
         platform,
         template,
     } = start;
+    let group = template.group.clone();
     let setup = || -> Result<(Task, Box<dyn vmm::Context>), String> {
         let asp = platform.new_address_space().map_err(|e| e.to_string())?;
         let mm = MemoryManager::from_fork(memory, asp).map_err(|e| e.to_string())?;
         let ctx = platform.new_context().map_err(|e| e.to_string())?;
         let task = template.with_memory(mm, regs);
-        task.procs.set_group(pid, task.group.clone());
+        task.publish_facts();
         if let Some(addr) = settid {
             let _ = task.mm.write_val(addr, &pid);
         }
@@ -195,6 +206,8 @@ fn run_child(start: ChildStart, settid: Option<u64>) -> Option<ExitStatus> {
         }
         Err(e) => {
             tracing::error!("pid {pid}: cannot start the child: {e}");
+            // Nobody waits for it to publish any more.
+            group.remove(pid);
             Some(ExitStatus::Signaled(libc::SIGKILL))
         }
     }

@@ -8,6 +8,7 @@ pub mod itimer;
 pub mod job_control;
 pub mod proc_view;
 pub mod process_table;
+pub mod published;
 pub mod run;
 pub mod siginfo;
 pub mod signal;

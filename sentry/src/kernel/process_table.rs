@@ -5,9 +5,11 @@
 
 mod groups;
 mod job;
+mod view;
 mod wait;
 
 pub use groups::{KillScope, KillTarget};
+pub use view::ProcEntry;
 pub use wait::{WaitEvent, WaitFlags, WaitResult, WaitSelector};
 
 use std::collections::BTreeMap;
@@ -48,8 +50,9 @@ pub struct ProcessTable {
     max_processes: usize,
     /// Futex wait queues of every task in the sandbox.
     pub futexes: FutexTable,
-    /// Each live process's threads, to route signals for the process.
-    /// Locked after `procs`.
+    /// Each process's threads, to route signals for the process and for
+    /// /proc (which shows zombies too, until they are reaped). Locked
+    /// after `procs`.
     groups: Mutex<BTreeMap<i32, Arc<ThreadGroup>>>,
 }
 
@@ -226,7 +229,6 @@ impl ProcessTable {
     /// Process `pid` exited: keep its status for its parent, hand its
     /// children to init, and tell the parent with SIGCHLD.
     pub fn exit(&self, pid: i32, status: ExitStatus) {
-        self.groups().remove(&pid);
         let mut g = self.lock();
         let Some(p) = g.1.get_mut(&pid) else { return };
         p.zombie = Some(status);
@@ -251,15 +253,19 @@ impl ProcessTable {
                 self.nudge_threads(ppid, &parent.inbox);
             }
             // No parent left to reap it.
-            None => {
-                g.1.remove(&pid);
-            }
+            None => self.forget(&mut g, pid),
         }
         if orphan_zombies {
             if let Some(init) = g.1.get(&INIT_PID) {
                 init.inbox.post(info);
             }
         }
+    }
+
+    /// Process `pid` is gone for good (reaped).
+    fn forget(&self, g: &mut Procs, pid: i32) {
+        g.1.remove(&pid);
+        self.groups().remove(&pid);
     }
 
     /// Reap an exited child of `parent` matching `want` (-1: any, else

@@ -80,7 +80,7 @@ pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunErro
         if let Some(status) = task.exit_status {
             return Ok(status);
         }
-        task.publish_mask(0);
+        task.publish_running();
         let asp = task.mm.lock().address_space();
         let event = ctx.switch(&*asp, &mut task.regs)?;
         if !matches!(event, Event::PageFault { .. }) {

@@ -1,7 +1,6 @@
 //! A guest task: one thread of a guest process and everything the system
 //! calls it makes can see.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use vmm::{Platform, Regs};
@@ -9,6 +8,7 @@ use vmm::{Platform, Regs};
 use crate::kernel::inbox::SignalInbox;
 use crate::kernel::itimer::RealTimer;
 use crate::kernel::process_table::ProcessTable;
+use crate::kernel::published::ThreadPublished;
 use crate::kernel::signal::SignalState;
 use crate::kernel::signal_delivery::PendingSignals;
 use crate::kernel::thread_group::ThreadGroup;
@@ -119,9 +119,10 @@ pub struct Task {
     pub exit_thread_only: bool,
     /// The threads of this task's process.
     pub group: Arc<ThreadGroup>,
-    /// `signals.mask` as other threads see it (to route signals for the
-    /// process): published before guest code runs and before sleeps.
-    pub published_mask: Arc<AtomicU64>,
+    /// What other host threads see of this one: `signals.mask` (to route
+    /// signals for the process, published before guest code runs and
+    /// before sleeps), whether it sleeps, its name.
+    pub published: Arc<ThreadPublished>,
     /// Print each system call (`--strace`).
     pub strace: bool,
 }
@@ -140,7 +141,8 @@ impl Task {
     ) -> Self {
         let base = exe.rsplit(|&c| c == b'/').next().unwrap_or(exe);
         let inbox: Arc<SignalInbox> = Arc::default();
-        let published_mask: Arc<AtomicU64> = Arc::default();
+        let comm: Vec<u8> = base.iter().take(15).copied().collect();
+        let published = ThreadPublished::new(0, &comm);
         Task {
             tid,
             tgid: tid,
@@ -150,8 +152,9 @@ impl Task {
             fs,
             signals: SignalState::default(),
             pending_signals: PendingSignals::default(),
-            group: ThreadGroup::new(tid, inbox.clone(), published_mask.clone()),
-            published_mask,
+            group: ThreadGroup::new(tid, inbox.clone(), published.clone()),
+            start_ticks: published.start_ticks,
+            published,
             inbox,
             procs: ProcessTable::new(1),
             platform: None,
@@ -166,37 +169,42 @@ impl Task {
             clear_child_tid: 0,
             robust_list: (0, 0),
             rseq: None,
-            comm: base.iter().take(15).copied().collect(),
+            comm,
             no_new_privs: false,
             pdeathsig: 0,
             exe: String::from_utf8_lossy(exe).into_owned(),
             image: ImageLayout::default(),
-            start_ticks: boot_ticks(),
             exit_status: None,
             exit_thread_only: false,
             strace: false,
         }
     }
 
-    /// Let the other threads see which signals this one blocks;
-    /// `waiting_for` are signals it waits for although they are blocked
-    /// (sigtimedwait).
+    /// Before a sleep: let the other threads see which signals this one
+    /// blocks, and that it sleeps; `waiting_for` are signals it waits for
+    /// although they are blocked (sigtimedwait).
     pub fn publish_mask(&self, waiting_for: u64) {
-        self.published_mask
-            .store(self.signals.mask & !waiting_for, Ordering::Release);
+        self.published
+            .set_blocked(self.signals.mask & !waiting_for, true);
+    }
+
+    /// Before running guest code: publish the mask, and that it runs.
+    pub fn publish_running(&self) {
+        self.published.set_blocked(self.signals.mask, false);
     }
 
     /// A new thread `tid` of this task's process, starting at `regs`, with
-    /// `inbox`: it shares memory, signal actions and (if `share_files`) the
-    /// descriptor table; it copies the working directory, mask and
-    /// credentials, and starts with no alternate stack or pending signal.
+    /// `inbox`: it shares memory and signal actions, and the descriptor
+    /// table and working directory if `flags` (clone's) say CLONE_FILES and
+    /// CLONE_FS; it copies the mask and credentials, and starts with no
+    /// alternate stack or pending signal.
     pub fn new_thread(
         &self,
         tid: i32,
         regs: Regs,
         inbox: Arc<SignalInbox>,
-        published_mask: Arc<AtomicU64>,
-        share_files: bool,
+        published: Arc<ThreadPublished>,
+        flags: i32,
     ) -> Task {
         let mut signals = SignalState::default();
         signals.actions = self.signals.actions.clone();
@@ -206,12 +214,16 @@ impl Task {
             tgid: self.tgid,
             regs,
             mm: self.mm.clone(),
-            fds: if share_files {
+            fds: if flags & libc::CLONE_FILES != 0 {
                 self.fds.share()
             } else {
                 self.fds.duplicate()
             },
-            fs: self.fs.clone(),
+            fs: if flags & libc::CLONE_FS != 0 {
+                self.fs.share()
+            } else {
+                self.fs.duplicate()
+            },
             signals,
             pending_signals: PendingSignals::default(),
             inbox,
@@ -230,11 +242,11 @@ impl Task {
             pdeathsig: 0,
             exe: self.exe.clone(),
             image: self.image,
-            start_ticks: boot_ticks(),
+            start_ticks: published.start_ticks,
             exit_status: None,
             exit_thread_only: false,
             group: self.group.clone(),
-            published_mask,
+            published,
             strace: self.strace,
         }
     }

@@ -10,6 +10,7 @@ use vmm::Context;
 
 use super::futex::FutexKey;
 use super::inbox::SignalInbox;
+use super::published::ThreadPublished;
 use super::run::run;
 use super::{ExitStatus, Task};
 use crate::errno::Errno;
@@ -40,8 +41,8 @@ pub fn spawn_thread(parent: &mut Task, opts: ThreadOptions) -> Result<i32, Errno
         parent.group.remove(tid);
         Err(e)
     };
-    let published_mask = Arc::new(std::sync::atomic::AtomicU64::new(parent.signals.mask));
-    if !parent.group.add(tid, inbox.clone(), published_mask.clone()) {
+    let published = ThreadPublished::new(parent.signals.mask, &parent.comm);
+    if !parent.group.add(tid, inbox.clone(), published.clone()) {
         parent.procs.remove_thread(tid);
         return Err(Errno::EAGAIN);
     }
@@ -62,13 +63,7 @@ pub fn spawn_thread(parent: &mut Task, opts: ThreadOptions) -> Result<i32, Errno
     if flags & libc::CLONE_SETTLS != 0 {
         regs.fs_base = opts.tls;
     }
-    let mut child = parent.new_thread(
-        tid,
-        regs,
-        inbox,
-        published_mask,
-        flags & libc::CLONE_FILES != 0,
-    );
+    let mut child = parent.new_thread(tid, regs, inbox, published, flags);
     if flags & libc::CLONE_CHILD_CLEARTID != 0 {
         child.clear_child_tid = opts.child_tid;
     }
@@ -126,12 +121,15 @@ pub fn end_thread(task: &mut Task, status: ExitStatus) -> Option<ExitStatus> {
     if !task.exit_thread_only {
         group.exit(task.tid, status);
     }
-    release_futexes(task);
-    group.remove(task.tid);
     if task.tid != task.tgid {
+        // Gone from /proc/PID/task before a joiner wakes (clear_child_tid).
+        group.remove(task.tid);
         task.procs.remove_thread(task.tid);
+        release_futexes(task);
         return None;
     }
+    release_futexes(task);
+    group.remove(task.tid);
     // The first thread reports the process's end, after all the others:
     // its host thread also keeps the platform's view of the process (on
     // ptrace, the stub dies with the thread that traces its first thread).

@@ -8,10 +8,10 @@
 //! [`ThreadGroup::ending`] and stops.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::inbox::SignalInbox;
+use super::published::{ProcessFacts, ThreadPublished};
 use super::siginfo::{SigInfo, SI_KERNEL};
 use super::ExitStatus;
 
@@ -28,9 +28,9 @@ enum Ending {
 #[derive(Clone)]
 struct Member {
     inbox: Arc<SignalInbox>,
-    /// The signals the thread blocks, as it last published them (it does
-    /// before running guest code and before sleeping).
-    blocked: Arc<AtomicU64>,
+    /// What it publishes: the signals it blocks (it does before running
+    /// guest code and before sleeping), its name, whether it sleeps.
+    published: Arc<ThreadPublished>,
 }
 
 #[derive(Default)]
@@ -43,6 +43,12 @@ struct State {
     /// Signals for the whole process (several threads), waiting for a
     /// thread that does not block them (Linux's shared_pending).
     shared: Vec<SigInfo>,
+    /// The process as /proc shows it; `None` until its first thread has
+    /// its memory (a forked child makes it on its own host thread).
+    facts: Option<ProcessFacts>,
+    /// What the first thread published, kept after it ends: a zombie
+    /// shows its name and start time.
+    leader: Option<Arc<ThreadPublished>>,
 }
 
 #[derive(Default)]
@@ -52,11 +58,14 @@ pub struct ThreadGroup {
 }
 
 impl ThreadGroup {
-    /// A group whose only thread is `tid`, which publishes its blocked
-    /// signals in `blocked`.
-    pub fn new(tid: i32, inbox: Arc<SignalInbox>, blocked: Arc<AtomicU64>) -> Arc<Self> {
+    /// A group whose only thread is `tid`, which publishes its state in
+    /// `published`.
+    pub fn new(tid: i32, inbox: Arc<SignalInbox>, published: Arc<ThreadPublished>) -> Arc<Self> {
         let group = ThreadGroup::default();
-        group.lock().threads.insert(tid, Member { inbox, blocked });
+        let mut s = group.lock();
+        s.leader = Some(published.clone());
+        s.threads.insert(tid, Member { inbox, published });
+        drop(s);
         Arc::new(group)
     }
 
@@ -66,13 +75,44 @@ impl ThreadGroup {
 
     /// Add thread `tid`; false if the group is already ending (the new
     /// thread must not start).
-    pub fn add(&self, tid: i32, inbox: Arc<SignalInbox>, blocked: Arc<AtomicU64>) -> bool {
+    pub fn add(&self, tid: i32, inbox: Arc<SignalInbox>, published: Arc<ThreadPublished>) -> bool {
         let mut s = self.lock();
         if s.ending.is_some() {
             return false;
         }
-        s.threads.insert(tid, Member { inbox, blocked });
+        s.threads.insert(tid, Member { inbox, published });
         true
+    }
+
+    /// What the live threads publish, by tid.
+    pub fn published(&self) -> Vec<(i32, Arc<ThreadPublished>)> {
+        self.lock()
+            .threads
+            .iter()
+            .map(|(&tid, m)| (tid, m.published.clone()))
+            .collect()
+    }
+
+    /// What the first thread published (the thread that exec'd, after an
+    /// `execve`), whether or not it still runs.
+    pub fn leader(&self) -> Option<Arc<ThreadPublished>> {
+        self.lock().leader.clone()
+    }
+
+    /// The process is now as `facts` say.
+    pub fn set_facts(&self, facts: ProcessFacts) {
+        self.lock().facts = Some(facts);
+        self.changed.notify_all();
+    }
+
+    /// The process as it last published itself, waiting for a new process
+    /// to publish for the first time; `None` if it ended without.
+    pub fn facts(&self) -> Option<ProcessFacts> {
+        let mut s = self.lock();
+        while s.facts.is_none() && !s.threads.is_empty() {
+            s = self.changed.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
+        s.facts.clone()
     }
 
     /// Which thread a signal for the whole process wakes (Linux's
@@ -253,6 +293,7 @@ impl ThreadGroup {
     pub fn finish_exec(&self, tid: i32, tgid: i32) {
         let mut s = self.lock();
         if let Some(member) = s.threads.remove(&tid) {
+            s.leader = Some(member.published.clone());
             s.threads.insert(tgid, member);
         }
         s.ending = None;
@@ -265,7 +306,7 @@ fn route_in(s: &State, sig: i32) -> Option<Arc<SignalInbox>> {
     let bit = 1u64 << ((sig - 1) & 63);
     s.threads
         .values()
-        .find(|m| m.blocked.load(Ordering::Acquire) & bit == 0)
+        .find(|m| m.published.blocked() & bit == 0)
         .or_else(|| s.threads.values().next())
         .map(|m| m.inbox.clone())
 }
@@ -316,12 +357,12 @@ mod tests {
             Arc::new(SignalInbox::default()),
             Arc::new(SignalInbox::default()),
         );
-        let a_blocked = Arc::new(AtomicU64::new(1 << (libc::SIGUSR1 - 1)));
+        let a_blocked = ThreadPublished::new(1 << (libc::SIGUSR1 - 1), b"a");
         let g = ThreadGroup::new(1, a.clone(), a_blocked.clone());
         assert!(g.add(2, b.clone(), Arc::default()));
         assert!(Arc::ptr_eq(&g.route(libc::SIGUSR1).unwrap(), &b));
         assert!(Arc::ptr_eq(&g.route(libc::SIGUSR2).unwrap(), &a));
-        a_blocked.store(0, Ordering::Release);
+        a_blocked.set_blocked(0, false);
         assert!(Arc::ptr_eq(&g.route(libc::SIGUSR1).unwrap(), &a));
     }
 
@@ -331,10 +372,10 @@ mod tests {
             Arc::new(SignalInbox::default()),
             Arc::new(SignalInbox::default()),
         );
-        let g = ThreadGroup::new(1, a.clone(), Arc::new(AtomicU64::new(u64::MAX)));
+        let g = ThreadGroup::new(1, a.clone(), ThreadPublished::new(u64::MAX, b"t"));
         g.post_shared(SigInfo::fault(libc::SIGUSR1, 0, 0));
         assert_eq!(a.drain().len(), 1, "one thread: straight to it");
-        assert!(g.add(2, b.clone(), Arc::new(AtomicU64::new(u64::MAX))));
+        assert!(g.add(2, b.clone(), ThreadPublished::new(u64::MAX, b"t")));
         g.post_shared(SigInfo::fault(libc::SIGUSR1, 0, 0));
         assert_eq!(g.shared_set(), 1 << (libc::SIGUSR1 - 1));
         assert!(g.take_shared(1 << (libc::SIGUSR2 - 1)).is_empty());

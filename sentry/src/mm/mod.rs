@@ -34,7 +34,7 @@ use vmm::{Access, AddressSpace, MemoryFile, PAGE_SIZE};
 pub use fork::ForkedMemory;
 pub use layout::Layout;
 use pma::PmaSet;
-pub use shared::SharedMm;
+pub use shared::{SharedMm, WeakMm};
 use vma::VmaSet;
 pub use vma::{Vma, VmaKind};
 

@@ -1,6 +1,6 @@
 //! [`SharedMm`]: a process's memory manager, shared by its threads.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use super::MemoryManager;
 use crate::errno::Errno;
@@ -11,6 +11,16 @@ use crate::errno::Errno;
 #[derive(Clone)]
 pub struct SharedMm(Arc<Mutex<MemoryManager>>);
 
+/// A memory manager, if it still lives.
+#[derive(Clone, Default)]
+pub struct WeakMm(Weak<Mutex<MemoryManager>>);
+
+impl WeakMm {
+    pub fn upgrade(&self) -> Option<SharedMm> {
+        self.0.upgrade().map(SharedMm)
+    }
+}
+
 impl SharedMm {
     pub fn new(mm: MemoryManager) -> Self {
         SharedMm(Arc::new(Mutex::new(mm)))
@@ -20,6 +30,11 @@ impl SharedMm {
     /// that blocks or locks the same memory manager again.
     pub fn lock(&self) -> MutexGuard<'_, MemoryManager> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A handle that does not keep the memory manager alive (for /proc).
+    pub fn downgrade(&self) -> WeakMm {
+        WeakMm(Arc::downgrade(&self.0))
     }
 
     /// A number identifying this memory manager while it lives (futex keys).

@@ -213,6 +213,7 @@ fn prlimit(task: &mut Task, resource: u64, new: u64, old: u64) -> SysResult {
             return Err(Errno::EPERM);
         }
         task.rlimits[resource] = new;
+        task.publish_facts();
     }
     if old != 0 {
         task.mm.write_val(old, &current)?;

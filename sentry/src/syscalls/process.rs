@@ -69,7 +69,7 @@ fn sys_prctl(task: &mut Task, a: [u64; 6]) -> SysResult {
     match option as i32 {
         libc::PR_SET_NAME => {
             // Linux copies at most COMM_LEN - 1 bytes and needs no NUL.
-            task.comm = match task.mm.read_cstring(arg2, COMM_LEN - 1) {
+            let name = match task.mm.read_cstring(arg2, COMM_LEN - 1) {
                 Ok(name) => name,
                 Err(Errno::ENAMETOOLONG) => {
                     let mut raw = [0u8; COMM_LEN - 1];
@@ -78,6 +78,7 @@ fn sys_prctl(task: &mut Task, a: [u64; 6]) -> SysResult {
                 }
                 Err(e) => return Err(e),
             };
+            task.set_comm(name);
             Ok(0)
         }
         libc::PR_GET_NAME => {
@@ -92,6 +93,7 @@ fn sys_prctl(task: &mut Task, a: [u64; 6]) -> SysResult {
         libc::PR_GET_NO_NEW_PRIVS => Ok(u64::from(task.no_new_privs)),
         libc::PR_SET_NO_NEW_PRIVS if arg2 == 1 => {
             task.no_new_privs = true;
+            task.publish_facts();
             Ok(0)
         }
         libc::PR_GET_PDEATHSIG => task.mm.write_val(arg2, &task.pdeathsig).map(|()| 0),

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::os::fd::AsFd;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use crate::errno::Errno;
 use crate::vfs::file::File;
@@ -28,6 +28,16 @@ pub struct FdTable {
     entries: Arc<Mutex<BTreeMap<i32, Entry>>>,
 }
 
+/// A descriptor table, if it still lives (for /proc).
+#[derive(Clone, Default)]
+pub struct WeakFdTable(Weak<Mutex<BTreeMap<i32, Entry>>>);
+
+impl WeakFdTable {
+    pub fn upgrade(&self) -> Option<FdTable> {
+        self.0.upgrade().map(|entries| FdTable { entries })
+    }
+}
+
 impl FdTable {
     /// An empty table.
     pub fn new() -> Self {
@@ -39,6 +49,11 @@ impl FdTable {
         FdTable {
             entries: self.entries.clone(),
         }
+    }
+
+    /// A handle that does not keep the table (and its files) alive.
+    pub fn downgrade(&self) -> WeakFdTable {
+        WeakFdTable(Arc::downgrade(&self.entries))
     }
 
     /// A copy of the table, as `fork` gives the child.

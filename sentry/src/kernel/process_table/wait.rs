@@ -105,9 +105,7 @@ impl ProcessTable {
         };
         if !flags.nowait {
             match r.event {
-                WaitEvent::Exited(_) => {
-                    g.1.remove(&r.pid);
-                }
+                WaitEvent::Exited(_) => self.forget(&mut g, r.pid),
                 _ => {
                     if let Some(p) = g.1.get_mut(&r.pid) {
                         p.job.report = None;

@@ -59,6 +59,9 @@ fn task_in(root: &Path, cwd: &str) -> Task {
     let fs = FsContext::new(root, cwd).unwrap();
     let mut task = Task::new(1, Regs::new_user(0, 0), mm, FdTable::new(), fs, creds, b"");
     task.rlimits = rlimits;
+    // The table /proc looks the task up in.
+    task.procs.add(0, task.inbox.clone(), 0).unwrap();
+    task.procs.set_group(1, task.group.clone());
     task
 }
 

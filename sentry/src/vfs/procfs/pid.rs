@@ -307,7 +307,7 @@ fn status(pid: i32, p: &ProcessInfo, maps: &[super::Mapping], nfds: usize) -> St
     let _ = writeln!(s, "FDSize:\t{}", nfds.max(1).next_multiple_of(64));
     let _ = writeln!(s, "Groups:\t{} ", p.gids[0]);
     let _ = writeln!(s, "NStgid:\t{}\nNSpid:\t{pid}", p.tgid);
-    let _ = writeln!(s, "NSpgid:\t{}\nNSsid:\t{}", p.tgid, p.tgid);
+    let _ = writeln!(s, "NSpgid:\t{}\nNSsid:\t{}", p.pgid, p.sid);
     let _ = writeln!(s, "Kthread:\t0");
     let kb = |s: &mut String, name: &str, v: u64| {
         let _ = writeln!(s, "{name}:\t{v:8} kB");

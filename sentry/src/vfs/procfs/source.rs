@@ -1,9 +1,8 @@
 //! What procfs asks the kernel: `ProcSource`, a view of the sandbox's
 //! processes by pid, handed to every lookup and open that may reach /proc.
-//! procfs only formats; the kernel decides what a process looks like. Today
-//! the calling task is the only process (`kernel::proc_view` implements the
-//! trait for `Task`); a process table answering for many tasks implements
-//! the same trait.
+//! procfs only formats; the kernel decides what a process looks like
+//! (`kernel::proc_view` implements the trait for `Task`, answering from
+//! the process table and what each process publishes).
 
 use std::sync::Arc;
 
@@ -43,6 +42,9 @@ pub struct FdEntry {
 pub struct ProcessInfo {
     pub tgid: i32,
     pub ppid: i32,
+    /// Process group and session.
+    pub pgid: i32,
+    pub sid: i32,
     /// Thread ids, the leader first.
     pub tids: Vec<i32>,
     pub comm: Vec<u8>,
@@ -92,9 +94,10 @@ pub trait ProcSource {
     /// The calling thread: (tgid, tid). /proc/self and /proc/thread-self
     /// point there.
     fn caller(&self) -> (i32, i32);
-    /// Live thread groups, ascending.
+    /// Thread groups (zombies included), ascending.
     fn tgids(&self) -> Vec<i32>;
-    /// Process (or thread) `pid`, if it lives.
+    /// Process (or thread) `pid`, if it lives or is a zombie. `comm`,
+    /// `state`, `sig_blocked` and `start_ticks` are the thread's.
     fn process(&self, pid: i32) -> Option<ProcessInfo>;
     fn maps(&self, pid: i32) -> Vec<Mapping>;
     fn fds(&self, pid: i32) -> Vec<FdEntry>;

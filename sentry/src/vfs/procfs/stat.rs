@@ -22,8 +22,8 @@ pub fn stat(pid: i32, p: &ProcessInfo, maps: &[Mapping]) -> String {
         String::from_utf8_lossy(&p.comm),
         p.state as char
     );
-    // 4-8: ppid, pgrp, session (the process leads both), tty_nr, tpgid.
-    let _ = write!(s, " {} {} {} 0 -1", p.ppid, p.tgid, p.tgid);
+    // 4-8: ppid, pgrp, session, tty_nr, tpgid.
+    let _ = write!(s, " {} {} {} 0 -1", p.ppid, p.pgid, p.sid);
     // 9-17: flags, minflt, cminflt, majflt, cmajflt, utime, stime, cutime, cstime.
     let _ = write!(s, " {PF_RANDOMIZE} 0 0 0 0 0 0 0 0");
     // 18-22: priority, nice, num_threads, itrealvalue, starttime.

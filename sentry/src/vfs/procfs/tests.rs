@@ -9,6 +9,8 @@ fn info() -> ProcessInfo {
     ProcessInfo {
         tgid: 7,
         ppid: 1,
+        pgid: 7,
+        sid: 7,
         tids: vec![7],
         comm: b"a b) c".to_vec(),
         state: b'R',

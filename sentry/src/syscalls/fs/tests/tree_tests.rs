@@ -240,7 +240,7 @@ fn mounts_devices_and_statfs() {
     // A program written to /tmp can be loaded.
     let fd = open(task, "/tmp/prog", creat).unwrap();
     sys(task, libc::SYS_fchmod, &[fd, 0o755]).unwrap();
-    let exe = task.fs.open_executable(b"/tmp/prog").unwrap();
+    let exe = task.fs.open_executable(b"/tmp/prog", &*task).unwrap();
     assert_eq!((exe.bytes, exe.path), (Vec::new(), b"/tmp/prog".to_vec()));
     // /dev's devices.
     write_file(task, "/dev/null", b"gone", libc::O_WRONLY).unwrap();
