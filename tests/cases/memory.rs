@@ -29,3 +29,18 @@ fn bad_pointers_get_efault() {
     assert!(stdout.contains("ENAMETOOLONG"), "{native}");
     assert!(stdout.matches(" -1 EFAULT\n").count() >= 20, "{native}");
 }
+
+#[test]
+fn shared_anonymous_memory_and_futexes_work_across_fork() {
+    let native = assert_same_as_native(&Run::new(guest("shared_memory")));
+    assert_eq!(native.status, 0, "{native}");
+    assert_eq!(
+        native.stdout_text(),
+        "parent woken by the child's futex wake: yes\n\
+         child's write to shared memory seen: yes\n\
+         child's write to private memory seen: no\n\
+         child saw the parent's data and its later write: yes\n\
+         maps shows it shared: yes\n",
+        "{native}"
+    );
+}

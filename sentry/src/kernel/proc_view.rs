@@ -208,6 +208,10 @@ impl ProcSource for Task {
                     VmaKind::Heap => m.name = b"[heap]".to_vec(),
                     VmaKind::Stack => m.name = b"[stack]".to_vec(),
                     VmaKind::Anon => {}
+                    VmaKind::Shared => {
+                        m.shared = true;
+                        m.name = b"/dev/zero (deleted)".to_vec();
+                    }
                 }
                 m
             })

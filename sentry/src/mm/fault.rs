@@ -36,6 +36,22 @@ impl MemoryManager {
         self.back(lo, hi).map_err(|_| FaultError::OutOfMemory)
     }
 
+    /// Where `addr` lies in the memory file if it is in shared memory
+    /// (backing it first): the name a futex there has in every process that
+    /// maps the same pages. `None` for private memory.
+    pub fn shared_offset(&mut self, addr: u64) -> Option<u64> {
+        let (start, vma) = self.vmas.get_containing(addr)?;
+        if vma.kind != VmaKind::Shared {
+            return None;
+        }
+        if self.pmas.page_at(addr).is_none() {
+            let (lo, hi) = aligned_window(FAULT_CHUNK, addr, addr + 1, start, vma.end);
+            self.back(lo, hi).ok()?;
+        }
+        let page = self.pmas.page_at(addr)?;
+        Some(page.range.offset + (addr - page.start))
+    }
+
     /// Extend a grows-down stack VMA to cover `addr` if within the limit.
     pub(super) fn grow_stack(&mut self, addr: u64) -> Option<(u64, Vma)> {
         let (start, vma) = self.vmas.first_above(addr)?;

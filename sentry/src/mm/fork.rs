@@ -11,7 +11,7 @@ use vmm::{Access, AddressSpace, MemoryFile};
 
 use super::cow::mirror_perms;
 use super::pma::PmaSet;
-use super::vma::VmaSet;
+use super::vma::{VmaKind, VmaSet};
 use super::{aligned_window, platform_errno, Layout, MemoryManager, COW_CHUNK};
 use crate::errno::Errno;
 
@@ -33,12 +33,21 @@ impl MemoryManager {
         let mut narrow = Vec::new();
         for p in self.pmas.pieces(0, u64::MAX) {
             self.mf.share(p.range);
-            pmas.insert(p.start, p.end, p.range, true);
+            // Shared memory stays shared: both sides keep writing the same
+            // pages. Everything else is copy-on-write from now on.
+            let shared = self
+                .vmas
+                .get_containing(p.start)
+                .is_some_and(|(_, v)| v.kind == VmaKind::Shared);
+            pmas.insert(p.start, p.end, p.range, !shared);
+            if shared {
+                continue;
+            }
             if !p.cow {
+                self.pmas.mark_cow(p.start, p.start + 1);
                 narrow.push(p);
             }
         }
-        self.pmas.mark_all_cow();
         let forked = ForkedMemory {
             mf: self.mf.clone(),
             vmas: self.vmas.clone(),

@@ -419,10 +419,21 @@ impl MemoryManager {
         if !self.vmas.covers(addr, end) {
             return Err(Errno::ENOMEM);
         }
-        for range in self.pmas.remove_range(addr, end) {
-            self.mf.free(range);
+        // Shared memory keeps its contents (Linux repopulates it from the
+        // shared object): only private pages are dropped.
+        let private: Vec<(u64, u64)> = self
+            .vmas
+            .iter()
+            .filter(|(s, v)| *s < end && v.end > addr && v.kind != VmaKind::Shared)
+            .map(|(s, v)| (s.max(addr), v.end.min(end)))
+            .collect();
+        for (lo, hi) in private {
+            for range in self.pmas.remove_range(lo, hi) {
+                self.mf.free(range);
+            }
+            self.asp.unmap(lo, hi - lo).map_err(platform_errno)?;
         }
-        self.asp.unmap(addr, len).map_err(platform_errno)
+        Ok(())
     }
 
     /// Current program break.

@@ -56,8 +56,9 @@ impl PmaSet {
     }
 
     /// Mark every PMA copy-on-write (all were just shared by fork).
-    pub fn mark_all_cow(&mut self) {
-        for p in self.map.values_mut() {
+    /// Mark the pieces starting in `[start, end)` copy-on-write.
+    pub fn mark_cow(&mut self, start: u64, end: u64) {
+        for p in self.map.range_mut(start..end).map(|(_, p)| p) {
             p.cow = true;
         }
     }

@@ -404,3 +404,32 @@ fn fork_unshares_the_hot_window_for_both_sides() {
     child.peek(a, &mut seen).unwrap();
     assert_eq!(seen, [7u8; 16]);
 }
+
+#[test]
+fn shared_memory_stays_shared_across_fork_and_keeps_data_on_dontneed() {
+    let (mut parent, _rec) = mm();
+    let a = parent
+        .map_anon(
+            Placement::Hint(0),
+            4 * PAGE_SIZE,
+            Access::READ | Access::WRITE,
+            VmaKind::Shared,
+        )
+        .unwrap();
+    parent.copy_out(a, b"before").unwrap();
+    let forked = parent.fork_share().unwrap();
+    let mut child = MemoryManager::from_fork(forked, Box::new(Recorder::default())).unwrap();
+    assert!(!parent.pmas.pieces(a, a + 1)[0].cow, "not copy-on-write");
+    child.copy_out(a, b"child!").unwrap();
+    let mut seen = [0u8; 6];
+    parent.peek(a, &mut seen).unwrap();
+    assert_eq!(&seen, b"child!", "the parent sees the child's write");
+    assert_eq!(
+        parent.shared_offset(a + 2),
+        child.shared_offset(a + 2),
+        "both name the same futex"
+    );
+    parent.discard(a, PAGE_SIZE).unwrap();
+    parent.peek(a, &mut seen).unwrap();
+    assert_eq!(&seen, b"child!", "MADV_DONTNEED keeps shared contents");
+}

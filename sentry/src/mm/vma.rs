@@ -9,6 +9,9 @@ use vmm::Access;
 pub enum VmaKind {
     /// Anonymous private memory (mmap, ELF segments).
     Anon,
+    /// Anonymous shared memory (`MAP_SHARED|MAP_ANONYMOUS`): after `fork`
+    /// parent and child keep writing the same pages.
+    Shared,
     /// The program break area.
     Heap,
     /// The main thread's stack: grows down on faults below it.

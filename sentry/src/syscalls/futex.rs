@@ -42,12 +42,26 @@ fn read_timeout(task: &mut Task, addr: u64) -> Result<Option<Duration>, Errno> {
     Ok(Some(Duration::new(t.sec as u64, t.nsec as u32)))
 }
 
-fn key(task: &Task, addr: u64) -> FutexKey {
+/// The futex at `addr`: in shared memory (and not FUTEX_PRIVATE_FLAG) it
+/// is named by its memory-file page, so processes sharing the pages meet
+/// on it; otherwise by this memory manager and the address.
+fn key(task: &Task, op: u64, addr: u64) -> FutexKey {
+    if op & FUTEX_PRIVATE_FLAG == 0 {
+        if let Some(offset) = task.mm.lock().shared_offset(addr) {
+            return FutexKey {
+                mm: SHARED_FUTEX,
+                addr: offset,
+            };
+        }
+    }
     FutexKey {
         mm: task.mm.id(),
         addr,
     }
 }
+
+/// The `mm` of a futex key in shared memory (no memory manager's id is 0).
+const SHARED_FUTEX: usize = 0;
 
 /// A count argument (`val`, `val2`): Linux treats negative ones as 0 or
 /// refuses them.
@@ -94,7 +108,8 @@ fn sys_futex(task: &mut Task, a: [u64; 6]) -> SysResult {
                     Some(Instant::now() + abs.saturating_sub(now))
                 }
             };
-            futex_wait(task, uaddr, val as u32, bitset, deadline)
+            let key = key(task, op, uaddr);
+            futex_wait(task, key, uaddr, val as u32, bitset, deadline)
         }
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
             let bitset = if cmd == FUTEX_WAKE_BITSET {
@@ -108,7 +123,7 @@ fn sys_futex(task: &mut Task, a: [u64; 6]) -> SysResult {
             let n = task
                 .procs
                 .futexes
-                .wake(key(task, uaddr), count(val)?, bitset);
+                .wake(key(task, op, uaddr), count(val)?, bitset);
             Ok(n as u64)
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
@@ -119,8 +134,8 @@ fn sys_futex(task: &mut Task, a: [u64; 6]) -> SysResult {
             let (n_wake, n_move) = (count(val)?, count(timeout)?);
             let mm = task.mm.clone();
             let (woken, moved) = task.procs.futexes.requeue(
-                key(task, uaddr),
-                key(task, uaddr2),
+                key(task, op, uaddr),
+                key(task, op, uaddr2),
                 n_wake,
                 n_move,
                 || {
@@ -143,12 +158,13 @@ fn sys_futex(task: &mut Task, a: [u64; 6]) -> SysResult {
             }
             let (n1, n2) = (count(val)?, count(timeout)?);
             let mm = task.mm.clone();
-            let n =
-                task.procs
-                    .futexes
-                    .wake_op(key(task, uaddr), n1, key(task, uaddr2), n2, || {
-                        wake_op_update(&mm, uaddr2, val3 as u32)
-                    })?;
+            let n = task.procs.futexes.wake_op(
+                key(task, op, uaddr),
+                n1,
+                key(task, op, uaddr2),
+                n2,
+                || wake_op_update(&mm, uaddr2, val3 as u32),
+            )?;
             Ok(n as u64)
         }
         _ => Err(Errno::ENOSYS),
@@ -159,18 +175,19 @@ fn sys_futex(task: &mut Task, a: [u64; 6]) -> SysResult {
 /// the deadline.
 fn futex_wait(
     task: &mut Task,
+    key: FutexKey,
     uaddr: u64,
     expected: u32,
     bitset: u32,
     deadline: Option<Instant>,
 ) -> SysResult {
     let mm = task.mm.clone();
-    let waiter =
-        task.procs
-            .futexes
-            .enqueue(key(task, uaddr), bitset, task.inbox.clone(), || {
-                Ok(mm.read_val::<u32>(uaddr)? == expected)
-            })?;
+    let waiter = task
+        .procs
+        .futexes
+        .enqueue(key, bitset, task.inbox.clone(), || {
+            Ok(mm.read_val::<u32>(uaddr)? == expected)
+        })?;
     let far = Instant::now() + Duration::from_secs(1 << 32);
     let inbox = task.inbox.clone();
     task.publish_mask(0);

@@ -65,7 +65,12 @@ fn sys_mmap(task: &mut Task, a: [u64; 6]) -> SysResult {
         let shared = flags & libc::MAP_SHARED != 0;
         return crate::vfs::mmap_file(task, place, len, perms, shared, fd as i32, offset);
     }
-    let at = task.mm.lock().map_anon(place, len, perms, VmaKind::Anon)?;
+    let kind = if flags & libc::MAP_SHARED != 0 {
+        VmaKind::Shared
+    } else {
+        VmaKind::Anon
+    };
+    let at = task.mm.lock().map_anon(place, len, perms, kind)?;
     if flags & libc::MAP_POPULATE != 0 {
         task.mm.lock().populate(at, len)?;
     }
