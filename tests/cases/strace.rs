@@ -28,3 +28,26 @@ fn strace_shows_the_write() {
         );
     }
 }
+
+#[test]
+fn strace_names_the_other_processes_and_threads() {
+    // A forked child's calls carry its pid, as `strace -f` shows them; the
+    // first process's do not.
+    let run = Run::new("/bin/busybox").args(["sh", "-c", "/bin/busybox echo child-ran; exit 4"]);
+    for platform in available_platforms() {
+        let traced = run.rvisor(platform, &["--strace"]);
+        assert_eq!(traced.status, 4, "{traced}");
+        assert_eq!(traced.stdout_text(), "child-ran\n", "{traced}");
+        let stderr = traced.stderr_text();
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("[pid 2] write(1, \"child-ran\\n\", 10) = 10")),
+            "the child's write should carry its pid on {platform}:\n{traced}"
+        );
+        assert!(
+            stderr.lines().any(|l| l.starts_with("exit_group(4)")),
+            "the first process's calls carry no pid on {platform}:\n{traced}"
+        );
+    }
+}

@@ -17,6 +17,7 @@
 mod spec;
 mod tables;
 
+use crate::kernel::process_table::INIT_PID;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
@@ -36,7 +37,11 @@ const IOV_LIMIT: usize = 16;
 
 /// Print one line for a finished system call.
 pub fn print(task: &mut Task, nr: u64, args: [u64; 6], result: SysResult) {
-    let line = format_call(task, nr, args, result);
+    let mut line = format_call(task, nr, args, result);
+    // As `strace -f` does: every task but the sandbox's first names itself.
+    if task.tid != INIT_PID {
+        line.insert_str(0, &format!("[pid {}] ", task.tid));
+    }
     // One write per line, so lines from several threads never interleave.
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
