@@ -21,6 +21,7 @@ use super::context::PtraceThreadSeed;
 
 use super::stub::StubPage;
 use super::sys::{self, WaitStatus};
+use super::template::StubTemplate;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum MapOp {
@@ -109,17 +110,14 @@ fn prot_of(perms: Access) -> i32 {
 }
 
 impl PtraceAddressSpace {
-    pub(super) fn new(stub: Arc<StubPage>) -> Result<Self> {
-        let pid = stub.spawn()?;
-        let mut base_regs = Regs::default();
-        if let Err((call, e)) = sys::get_regs(pid, &mut base_regs) {
-            sys::kill_and_reap(pid);
-            return Err(PlatformError::host(call, e));
-        }
+    /// A new address space whose stub (forked from `template`) is traced
+    /// by the calling thread.
+    pub(super) fn new(stub: Arc<StubPage>, template: &StubTemplate) -> Result<Self> {
+        let pid = template.fork_stub()?;
         Ok(PtraceAddressSpace {
             pid,
             stub,
-            base_regs,
+            base_regs: template.base_regs(),
             shared: Arc::new(Mutex::new(Shared {
                 pending: Vec::new(),
                 tracees: vec![(sys::gettid(), pid)],

@@ -63,6 +63,11 @@ pub enum WaitStatus {
 
 /// Wait for `pid` to stop or die. Retries on EINTR.
 pub fn wait(pid: pid_t) -> SysResult<WaitStatus> {
+    wait_event(pid).map(|(status, _)| status)
+}
+
+/// The same, with the PTRACE_EVENT_* of a ptrace event stop (else 0).
+pub fn wait_event(pid: pid_t) -> SysResult<(WaitStatus, i32)> {
     loop {
         let mut status = 0;
         // SAFETY: waitpid writes one int into `status`.
@@ -75,11 +80,11 @@ pub fn wait(pid: pid_t) -> SysResult<WaitStatus> {
             return Err(("waitpid", e));
         }
         return Ok(if libc::WIFSTOPPED(status) {
-            WaitStatus::Stopped(libc::WSTOPSIG(status))
+            (WaitStatus::Stopped(libc::WSTOPSIG(status)), status >> 16)
         } else if libc::WIFEXITED(status) {
-            WaitStatus::Exited(libc::WEXITSTATUS(status))
+            (WaitStatus::Exited(libc::WEXITSTATUS(status)), 0)
         } else {
-            WaitStatus::Signaled(libc::WTERMSIG(status))
+            (WaitStatus::Signaled(libc::WTERMSIG(status)), 0)
         });
     }
 }
@@ -93,6 +98,29 @@ pub fn seize_and_interrupt(tid: pid_t, options: libc::c_int) -> SysResult<()> {
     // SAFETY: PTRACE_INTERRUPT takes no pointers.
     let r = unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, tid, 0, 0) };
     check(r, "PTRACE_INTERRUPT").map(drop)
+}
+
+/// Detach from stopped tracee `pid` and let it run on, with no signal.
+pub fn detach(pid: pid_t) -> SysResult<()> {
+    // SAFETY: PTRACE_DETACH takes no pointers; data 0 means no signal.
+    let r = unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0) };
+    check(r, "PTRACE_DETACH").map(drop)
+}
+
+/// The message of `pid`'s current ptrace event stop (a new child's pid for
+/// PTRACE_EVENT_FORK).
+pub fn event_msg(pid: pid_t) -> SysResult<u64> {
+    let mut msg: libc::c_ulong = 0;
+    // SAFETY: PTRACE_GETEVENTMSG writes one unsigned long into `msg`.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETEVENTMSG,
+            pid,
+            0,
+            std::ptr::from_mut(&mut msg),
+        )
+    };
+    check(r, "PTRACE_GETEVENTMSG").map(|_| msg)
 }
 
 /// Send `sig` to thread `tid`, whichever process it is in.
