@@ -180,3 +180,42 @@ fn nothing_outlives_the_sentry() {
     child.wait().unwrap();
     wait_gone(&pids);
 }
+
+#[test]
+fn execve_reuses_the_stub_emptied() {
+    let p = platform();
+    let mut old = p.new_address_space().unwrap();
+    run_getpid(&p, old.as_mut());
+    let pid = asp_pid(old.as_ref());
+    let mut new = p.new_address_space_replacing(old.as_ref()).unwrap();
+    assert_eq!(asp_pid(new.as_ref()), pid, "the same stub, emptied");
+    drop(old);
+    assert!(alive(pid), "the new address space keeps the stub");
+    // The old code page is gone: running it faults.
+    let mut ctx = p.new_context().unwrap();
+    let mut regs = Regs::new_user(CODE, 0);
+    let ev = ctx.switch(new.as_mut(), &mut regs).unwrap();
+    assert!(matches!(ev, Event::PageFault { addr: CODE, .. }), "{ev:?}");
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
+    let lines = maps.lines().filter(|l| !l.contains("[vsyscall]")).count();
+    assert_eq!(lines, 1, "old mappings left in the stub:\n{maps}");
+    run_getpid(&p, new.as_mut());
+    drop(new);
+    wait_gone(&[pid]);
+}
+
+#[test]
+fn execve_from_another_thread_gets_a_new_stub() {
+    let p = Arc::new(platform());
+    let old: Arc<dyn AddressSpace> = Arc::from(p.new_address_space().unwrap());
+    let pid = asp_pid(old.as_ref());
+    let (p2, old2) = (p.clone(), old.clone());
+    let other = std::thread::spawn(move || {
+        let new = p2.new_address_space_replacing(old2.as_ref()).unwrap();
+        asp_pid(new.as_ref())
+    })
+    .join()
+    .unwrap();
+    assert_ne!(other, pid, "only the stub's tracer may recycle it");
+    assert!(alive(pid));
+}

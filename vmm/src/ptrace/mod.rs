@@ -58,6 +58,19 @@ impl Platform for PtracePlatform {
         )?))
     }
 
+    fn new_address_space_replacing(&self, old: &dyn AddressSpace) -> Result<Box<dyn AddressSpace>> {
+        // Emptying the old stub costs one munmap in the next batch; a new
+        // one costs a fork of the template, and killing the old one.
+        if let Some(asp) = old
+            .as_any()
+            .downcast_ref::<PtraceAddressSpace>()
+            .and_then(PtraceAddressSpace::successor)
+        {
+            return Ok(Box::new(asp));
+        }
+        self.new_address_space()
+    }
+
     fn new_context(&self) -> Result<Box<dyn Context>> {
         Ok(Box::new(PtraceContext::new()))
     }
