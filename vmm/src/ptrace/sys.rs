@@ -130,15 +130,28 @@ pub fn tkill(tid: pid_t, sig: i32) -> SysResult<()> {
     check(r, "tkill").map(drop)
 }
 
-/// Kill and reap a stub.
+/// Kill and reap a stub, with every thread of it this process traces.
+///
+/// Its first thread cannot be reaped while another thread of it is a
+/// zombie, and a traced thread stays one until its tracer waits for it:
+/// the tracer may be another sentry thread that no longer waits (a thread
+/// that exec'd still traces its stub thread in the old stub), so all are
+/// reaped here (any thread of the tracing process may wait for them).
 pub fn kill_and_reap(pid: pid_t) {
-    // SAFETY: plain system calls with integer arguments; `status` is ours.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-        let mut status = 0;
-        while libc::waitpid(pid, &mut status, libc::__WALL) < 0
-            && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
-        {}
+    // SAFETY: a plain system call with integer arguments.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    // A zombie first thread keeps its pid, so these are its threads.
+    let threads: Vec<pid_t> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|&tid| tid != pid)
+                .collect()
+        })
+        .unwrap_or_default();
+    for tid in threads.into_iter().chain([pid]) {
+        // Until it is gone: a stop not yet reported may come first. An
+        // error (ECHILD: a thread someone else reaped) ends the wait too.
+        while let Ok(WaitStatus::Stopped(_)) = wait(tid) {}
     }
 }
 
