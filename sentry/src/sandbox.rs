@@ -263,11 +263,12 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
     let interp = interp_file
         .as_ref()
         .map(|(bytes, elf)| Interpreter { bytes, elf });
-    let loaded =
-        load_program(platform.as_ref(), &exe.bytes, &elf, interp, &spec).map_err(|e| match e {
+    let loaded = load_program(platform.as_ref(), None, &exe.bytes, &elf, interp, &spec).map_err(
+        |e| match e {
             ProgramError::Load(e) => SandboxError::BadImage(display.clone(), e),
             ProgramError::Platform(e) => perr(e),
-        })?;
+        },
+    )?;
 
     let procs = ProcessTable::new(cfg.max_processes);
     let fds = FdTable::with_host_stdio();

@@ -80,6 +80,14 @@ pub trait Platform: Send + Sync {
     fn max_user_address(&self) -> u64;
     /// A new, empty address space (one per guest process).
     fn new_address_space(&self) -> Result<Box<dyn AddressSpace>>;
+    /// A new, empty address space to replace `old` (execve), asked for by
+    /// the thread running `old`. A backend may reuse `old`'s host resources
+    /// for it: then `old` must run no guest code once the new one has, and
+    /// dropping either leaves the other working.
+    fn new_address_space_replacing(&self, old: &dyn AddressSpace) -> Result<Box<dyn AddressSpace>> {
+        let _ = old;
+        self.new_address_space()
+    }
     /// A new execution context (one per guest thread).
     fn new_context(&self) -> Result<Box<dyn Context>>;
 }

@@ -37,15 +37,21 @@ pub struct Interpreter<'a> {
 }
 
 /// Map `bytes` (parsed as `elf`), its interpreter if it has one, and its
-/// initial stack into a new address space of `platform`.
+/// initial stack into a new address space of `platform` (for execve: one
+/// replacing the caller's address space `replacing`, which the platform
+/// may recycle).
 pub fn load_program(
     platform: &dyn Platform,
+    replacing: Option<&dyn vmm::AddressSpace>,
     bytes: &[u8],
     elf: &ElfInfo,
     interp: Option<Interpreter<'_>>,
     spec: &StackSpec,
 ) -> Result<LoadedProgram, ProgramError> {
-    let asp = platform.new_address_space()?;
+    let asp = match replacing {
+        Some(old) => platform.new_address_space_replacing(old)?,
+        None => platform.new_address_space()?,
+    };
     let layout = Layout::for_max_address(platform.max_user_address());
     let mut mm = MemoryManager::new(platform.memory_file().clone(), asp, layout);
     let mut image = load_elf(&mut mm, bytes, elf)?;
@@ -170,12 +176,22 @@ pub fn execve(
         execfn: &execfn,
         creds: task.creds,
     };
-    let loaded =
-        load_program(platform.as_ref(), &exe.bytes, &elf, interp, &spec).map_err(|e| match e {
-            ProgramError::Load(LoadError::Memory(errno)) => errno,
-            ProgramError::Load(_) => Errno::ENOEXEC,
-            ProgramError::Platform(_) => Errno::ENOMEM,
-        })?;
+    let old_asp = task.mm.lock().address_space();
+    let loaded = load_program(
+        platform.as_ref(),
+        Some(old_asp.as_ref()),
+        &exe.bytes,
+        &elf,
+        interp,
+        &spec,
+    );
+    // The old address space goes with the old memory manager below.
+    drop(old_asp);
+    let loaded = loaded.map_err(|e| match e {
+        ProgramError::Load(LoadError::Memory(errno)) => errno,
+        ProgramError::Load(_) => Errno::ENOEXEC,
+        ProgramError::Platform(_) => Errno::ENOMEM,
+    })?;
 
     // Past the point of no return: the old image is gone, and so are the
     // process's other threads.

@@ -160,14 +160,12 @@ pub fn fork(parent: &mut Task, opts: CloneOptions) -> Result<i32, Errno> {
     };
     let procs = parent.procs.clone();
     let settid = opts.child_settid;
-    let spawned = std::thread::Builder::new()
-        .name(format!("rvisor-pid-{pid}"))
-        .spawn(move || {
-            let procs = start.template.procs.clone();
-            if let Some(status) = run_child(start, settid) {
-                procs.exit(pid, status);
-            }
-        });
+    let spawned = super::host_thread::spawn(format!("rvisor-pid-{pid}"), move || {
+        let procs = start.template.procs.clone();
+        if let Some(status) = run_child(start, settid) {
+            procs.exit(pid, status);
+        }
+    });
     if spawned.is_err() {
         group.remove(pid);
         procs.exit(pid, ExitStatus::Signaled(libc::SIGKILL));

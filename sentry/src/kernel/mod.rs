@@ -3,6 +3,7 @@
 pub mod exec;
 pub mod fork;
 pub mod futex;
+mod host_thread;
 pub mod inbox;
 pub mod itimer;
 pub mod job_control;

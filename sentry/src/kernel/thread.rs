@@ -78,23 +78,21 @@ pub fn spawn_thread(parent: &mut Task, opts: ThreadOptions) -> Result<i32, Errno
             return fail(parent, e);
         }
     }
-    let spawned = std::thread::Builder::new()
-        .name(format!("rvisor-tid-{tid}"))
-        .spawn(move || {
-            let mut child = child;
-            match seed.into_context() {
-                Ok(mut ctx) => {
-                    let status = run_thread(&mut child, ctx.as_mut());
-                    if let Some(status) = end_thread(&mut child, status) {
-                        child.procs.exit(child.tgid, status);
-                    }
-                }
-                Err(e) => {
-                    tracing::error!("tid {tid}: cannot start the thread: {e}");
-                    end_thread(&mut child, ExitStatus::Signaled(libc::SIGKILL));
+    let spawned = super::host_thread::spawn(format!("rvisor-tid-{tid}"), move || {
+        let mut child = child;
+        match seed.into_context() {
+            Ok(mut ctx) => {
+                let status = run_thread(&mut child, ctx.as_mut());
+                if let Some(status) = end_thread(&mut child, status) {
+                    child.procs.exit(child.tgid, status);
                 }
             }
-        });
+            Err(e) => {
+                tracing::error!("tid {tid}: cannot start the thread: {e}");
+                end_thread(&mut child, ExitStatus::Signaled(libc::SIGKILL));
+            }
+        }
+    });
     match spawned {
         Ok(_) => Ok(tid),
         Err(_) => fail(parent, Errno::EAGAIN),

@@ -449,9 +449,33 @@ impl MemoryManager {
 
 impl Drop for MemoryManager {
     fn drop(&mut self) {
+        // The address space goes first (a ptrace stub dies, and its exit
+        // drops its mappings cheaply), so that punching the freed pages out
+        // of the memory file need not hunt them down in the stub.
+        drop(std::mem::replace(&mut self.asp, Arc::new(Released)));
         for range in self.pmas.remove_range(0, u64::MAX) {
             self.mf.free(range);
         }
+    }
+}
+
+/// Stands in for a dropped memory manager's address space.
+struct Released;
+
+impl AddressSpace for Released {
+    fn map_file(&self, _: u64, _: vmm::FileRange, _: vmm::Access) -> vmm::Result<()> {
+        Ok(())
+    }
+    fn unmap(&self, _: u64, _: u64) -> vmm::Result<()> {
+        Ok(())
+    }
+    fn spawn_thread(&self) -> vmm::Result<Box<dyn vmm::ThreadSeed>> {
+        Err(vmm::PlatformError::Protocol(
+            "address space released".into(),
+        ))
+    }
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 

@@ -21,6 +21,7 @@ use super::context::PtraceThreadSeed;
 
 use super::stub::StubPage;
 use super::sys::{self, WaitStatus};
+use super::template::StubTemplate;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum MapOp {
@@ -39,6 +40,9 @@ enum MapOp {
 pub struct PtraceAddressSpace {
     /// The stub process (its first thread).
     pid: pid_t,
+    /// Kills the stub once no address space uses it (an execve's new
+    /// address space may take over the old one's stub).
+    _process: Arc<StubProcess>,
     stub: Arc<StubPage>,
     base_regs: Regs,
     shared: Arc<Mutex<Shared>>,
@@ -109,20 +113,42 @@ fn prot_of(perms: Access) -> i32 {
 }
 
 impl PtraceAddressSpace {
-    pub(super) fn new(stub: Arc<StubPage>) -> Result<Self> {
-        let pid = stub.spawn()?;
-        let mut base_regs = Regs::default();
-        if let Err((call, e)) = sys::get_regs(pid, &mut base_regs) {
-            sys::kill_and_reap(pid);
-            return Err(PlatformError::host(call, e));
-        }
+    /// A new address space whose stub (forked from `template`) is traced
+    /// by the calling thread.
+    pub(super) fn new(stub: Arc<StubPage>, template: &StubTemplate) -> Result<Self> {
+        let pid = template.fork_stub()?;
         Ok(PtraceAddressSpace {
             pid,
+            _process: Arc::new(StubProcess(pid)),
             stub,
-            base_regs,
+            base_regs: template.base_regs(),
             shared: Arc::new(Mutex::new(Shared {
                 pending: Vec::new(),
                 tracees: vec![(sys::gettid(), pid)],
+            })),
+        })
+    }
+
+    /// An empty address space in this one's stub, for a program replacing
+    /// this one's (execve): its first batch unmaps everything below the
+    /// stub page. Only when the calling thread is the only one running
+    /// this address space, in the stub's first thread.
+    pub(super) fn successor(&self) -> Option<Self> {
+        let me = sys::gettid();
+        if self.lock().tracees != [(me, self.pid)] {
+            return None;
+        }
+        Some(PtraceAddressSpace {
+            pid: self.pid,
+            _process: self._process.clone(),
+            stub: self.stub.clone(),
+            base_regs: self.base_regs,
+            shared: Arc::new(Mutex::new(Shared {
+                pending: vec![MapOp::Unmap {
+                    addr: 0,
+                    len: self.stub.addr(),
+                }],
+                tracees: vec![(me, self.pid)],
             })),
         })
     }
@@ -344,8 +370,11 @@ impl AddressSpace for PtraceAddressSpace {
     }
 }
 
-impl Drop for PtraceAddressSpace {
+/// A stub process, killed (and reaped) when dropped.
+struct StubProcess(pid_t);
+
+impl Drop for StubProcess {
     fn drop(&mut self) {
-        sys::kill_and_reap(self.pid);
+        sys::kill_and_reap(self.0);
     }
 }

@@ -105,6 +105,13 @@ impl ThreadSeed for PtraceThreadSeed {
 
 impl Drop for PtraceContext {
     fn drop(&mut self) {
+        self.release_thread();
+    }
+}
+
+impl PtraceContext {
+    /// End this context's own stub thread, if it has one.
+    fn release_thread(&mut self) {
         let Some(StubThread { tid, shared }) = self.thread.take() else {
             return;
         };
@@ -136,6 +143,18 @@ impl Drop for PtraceContext {
 impl Context for PtraceContext {
     fn switch(&mut self, asp: &dyn AddressSpace, regs: &mut Regs) -> Result<Event> {
         let asp = downcast::<PtraceAddressSpace>(asp)?;
+        if let Some(StubThread {
+            shared: Some(shared),
+            ..
+        }) = &self.thread
+        {
+            // The thread exec'd: from now on it runs in the new address
+            // space's stub, and its thread of the old stub must go now
+            // (the old stub cannot be reaped while it is left).
+            if !Arc::ptr_eq(shared, asp.shared()) {
+                self.release_thread();
+            }
+        }
         if let Some(StubThread { tid, shared }) = &mut self.thread {
             if shared.is_none() {
                 let s = asp.shared().clone();

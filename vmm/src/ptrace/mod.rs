@@ -8,6 +8,7 @@ mod address_space;
 mod context;
 mod stub;
 mod sys;
+mod template;
 
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -18,10 +19,12 @@ use crate::platform::{AddressSpace, Context, Platform, Result};
 pub use address_space::PtraceAddressSpace;
 pub use context::PtraceContext;
 use stub::StubPage;
+use template::StubTemplate;
 
 pub struct PtracePlatform {
     mf: Arc<MemoryFile>,
     stub: Arc<StubPage>,
+    template: StubTemplate,
 }
 
 impl PtracePlatform {
@@ -30,7 +33,8 @@ impl PtracePlatform {
         // memory file through the sentry's /proc entry when mapping.
         let path = format!("/proc/{}/fd/{}", std::process::id(), mf.fd().as_raw_fd());
         let stub = Arc::new(StubPage::new(path.as_bytes())?);
-        Ok(PtracePlatform { mf, stub })
+        let template = StubTemplate::new(stub.clone())?;
+        Ok(PtracePlatform { mf, stub, template })
     }
 }
 
@@ -48,7 +52,23 @@ impl Platform for PtracePlatform {
     }
 
     fn new_address_space(&self) -> Result<Box<dyn AddressSpace>> {
-        Ok(Box::new(PtraceAddressSpace::new(self.stub.clone())?))
+        Ok(Box::new(PtraceAddressSpace::new(
+            self.stub.clone(),
+            &self.template,
+        )?))
+    }
+
+    fn new_address_space_replacing(&self, old: &dyn AddressSpace) -> Result<Box<dyn AddressSpace>> {
+        // Emptying the old stub costs one munmap in the next batch; a new
+        // one costs a fork of the template, and killing the old one.
+        if let Some(asp) = old
+            .as_any()
+            .downcast_ref::<PtraceAddressSpace>()
+            .and_then(PtraceAddressSpace::successor)
+        {
+            return Ok(Box::new(asp));
+        }
+        self.new_address_space()
     }
 
     fn new_context(&self) -> Result<Box<dyn Context>> {

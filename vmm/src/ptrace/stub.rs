@@ -1,16 +1,19 @@
 //! The stub: a host process with nothing in its address space but one code
 //! page and the guest memory the sentry maps into it.
 //!
-//! A stub is forked from the sentry. The child makes itself traceable, closes
-//! every file descriptor, and jumps to the stub page, whose code unmaps
-//! everything else (the sentry's image, heap, stacks, vDSO) and stops itself.
-//! From then on it only ever executes guest code (under PTRACE_SYSEMU, so no
-//! guest system call reaches the host) or system calls the sentry injects at
+//! One stub per platform, the template, is forked from the sentry. The child
+//! makes itself traceable, closes every file descriptor, and jumps to the
+//! stub page, whose code unmaps everything else (the sentry's image, heap,
+//! stacks, vDSO) and stops itself. Every other stub is a fork of the
+//! template (`template.rs`), so it starts just as clean. From then on a stub
+//! only ever executes guest code (under PTRACE_SYSEMU, so no guest system
+//! call reaches the host) or system calls the sentry injects at
 //! `syscall_addr` (`syscall; int3`).
 
 use std::io;
 
 use libc::pid_t;
+use ring0::abi::Regs;
 
 use crate::platform::{PlatformError, Result};
 
@@ -62,6 +65,29 @@ core::arch::global_asm!(
     "mov eax, 34",
     "syscall",
     "jmp 2b",
+    // An injected fork() of the template stub (see `template.rs`). The
+    // template is traced only for the request, with PTRACE_O_TRACEFORK, so
+    // the child starts traced by the requester and never runs this code;
+    // the template, detached at its fork event, goes back to waiting.
+    ".globl rvisor_stub_fork",
+    "rvisor_stub_fork:",
+    "syscall",
+    "test rax, rax",
+    "jz 4f",
+    "jns 3f",
+    "int3", // fork failed: the template is still traced, report it
+    // The template waits here, untraced, for the next request.
+    ".globl rvisor_stub_pause",
+    "rvisor_stub_pause:",
+    "3:",
+    "mov eax, 34", // pause
+    "syscall",
+    "jmp 3b",
+    // A child whose tracer vanished before taking it over.
+    "4:",
+    "mov eax, 231", // exit_group(1)
+    "mov edi, 1",
+    "syscall",
     ".globl rvisor_stub_end",
     "rvisor_stub_end:",
     ".popsection",
@@ -71,6 +97,8 @@ extern "C" {
     static rvisor_stub_start: u8;
     static rvisor_stub_syscall: u8;
     static rvisor_stub_clone: u8;
+    static rvisor_stub_fork: u8;
+    static rvisor_stub_pause: u8;
     static rvisor_stub_end: u8;
 }
 
@@ -169,14 +197,28 @@ impl StubPage {
         self.addr + (&raw const rvisor_stub_clone as usize - start) as u64
     }
 
+    /// Address of the `syscall` that forks the template stub.
+    pub fn fork_addr(&self) -> u64 {
+        let (start, _, _) = stub_symbols();
+        self.addr + (&raw const rvisor_stub_fork as usize - start) as u64
+    }
+
+    /// Address of the loop where the untraced template waits.
+    pub fn pause_addr(&self) -> u64 {
+        let (start, _, _) = stub_symbols();
+        self.addr + (&raw const rvisor_stub_pause as usize - start) as u64
+    }
+
     /// Address of the NUL-terminated memory-file path inside the page.
     pub fn path_addr(&self) -> u64 {
         self.addr + PATH_OFFSET as u64
     }
 
-    /// Fork a new stub, traced by the calling thread, and wait until it has
-    /// stopped in its clean state.
-    pub fn spawn(&self) -> Result<pid_t> {
+    /// Fork the template stub from the sentry (see `template.rs`) and leave
+    /// it untraced, waiting in `pause_addr`. Its parent-death signal fires
+    /// when the calling thread exits. Returns its pid and registers, the
+    /// base for every system call injected into it or its copies.
+    pub fn spawn_template(&self) -> Result<(pid_t, Regs)> {
         let parent = std::process::id() as pid_t;
         // SAFETY: the child only makes raw system calls (no allocation, no
         // locks) before jumping to the stub page, as required after fork in a
@@ -189,25 +231,33 @@ impl StubPage {
             // SAFETY: we are the freshly forked child; see `child_enter_stub`.
             unsafe { child_enter_stub(parent, self.addr) }
         }
+        let fail = |e: PlatformError| {
+            sys::kill_and_reap(pid);
+            Err(e)
+        };
         match sys::wait(pid) {
             Ok(sys::WaitStatus::Stopped(libc::SIGSTOP)) => {}
             Ok(other) => {
-                sys::kill_and_reap(pid);
-                return Err(PlatformError::StubDied(format!(
+                return fail(PlatformError::StubDied(format!(
                     "stub failed to start: {other:?}"
-                )));
+                )))
             }
-            Err((call, e)) => {
-                sys::kill_and_reap(pid);
-                return Err(PlatformError::host(call, e));
-            }
+            Err((call, e)) => return fail(PlatformError::host(call, e)),
         }
-        let opts = libc::PTRACE_O_TRACESYSGOOD | libc::PTRACE_O_EXITKILL;
-        if let Err((call, e)) = sys::set_options(pid, opts) {
-            sys::kill_and_reap(pid);
-            return Err(PlatformError::host(call, e));
+        let mut regs = Regs::default();
+        if let Err((call, e)) = sys::get_regs(pid, &mut regs) {
+            return fail(PlatformError::host(call, e));
         }
-        Ok(pid)
+        // No system call to restart: injected calls start from here.
+        regs.orig_rax = u64::MAX;
+        let waiting = Regs {
+            rip: self.pause_addr(),
+            ..regs
+        };
+        if let Err((call, e)) = sys::set_regs(pid, &waiting).and_then(|()| sys::detach(pid)) {
+            return fail(PlatformError::host(call, e));
+        }
+        Ok((pid, regs))
     }
 }
 
@@ -254,7 +304,7 @@ unsafe fn unregister_rseq() -> bool {
     }
 }
 
-/// Child side of `spawn`: become a clean, traced stub. Never returns.
+/// Child side of `spawn_template`: become a clean, traced stub. Never returns.
 ///
 /// # Safety
 /// Must only be called in a child just forked from the sentry, with
@@ -267,6 +317,11 @@ unsafe fn child_enter_stub(parent: pid_t, stub_addr: u64) -> ! {
         // Die with the sentry thread that traces us.
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != parent {
             libc::_exit(100);
+        }
+        // The template's children are reaped by their tracers; the
+        // template must not keep them as zombies.
+        if libc::signal(libc::SIGCHLD, libc::SIG_IGN) == libc::SIG_ERR {
+            libc::_exit(104);
         }
         // Leave the caller's session so terminal job-control signals meant
         // for the sentry do not stop the stub.

@@ -63,6 +63,11 @@ pub enum WaitStatus {
 
 /// Wait for `pid` to stop or die. Retries on EINTR.
 pub fn wait(pid: pid_t) -> SysResult<WaitStatus> {
+    wait_event(pid).map(|(status, _)| status)
+}
+
+/// The same, with the PTRACE_EVENT_* of a ptrace event stop (else 0).
+pub fn wait_event(pid: pid_t) -> SysResult<(WaitStatus, i32)> {
     loop {
         let mut status = 0;
         // SAFETY: waitpid writes one int into `status`.
@@ -75,11 +80,11 @@ pub fn wait(pid: pid_t) -> SysResult<WaitStatus> {
             return Err(("waitpid", e));
         }
         return Ok(if libc::WIFSTOPPED(status) {
-            WaitStatus::Stopped(libc::WSTOPSIG(status))
+            (WaitStatus::Stopped(libc::WSTOPSIG(status)), status >> 16)
         } else if libc::WIFEXITED(status) {
-            WaitStatus::Exited(libc::WEXITSTATUS(status))
+            (WaitStatus::Exited(libc::WEXITSTATUS(status)), 0)
         } else {
-            WaitStatus::Signaled(libc::WTERMSIG(status))
+            (WaitStatus::Signaled(libc::WTERMSIG(status)), 0)
         });
     }
 }
@@ -95,6 +100,29 @@ pub fn seize_and_interrupt(tid: pid_t, options: libc::c_int) -> SysResult<()> {
     check(r, "PTRACE_INTERRUPT").map(drop)
 }
 
+/// Detach from stopped tracee `pid` and let it run on, with no signal.
+pub fn detach(pid: pid_t) -> SysResult<()> {
+    // SAFETY: PTRACE_DETACH takes no pointers; data 0 means no signal.
+    let r = unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, 0, 0) };
+    check(r, "PTRACE_DETACH").map(drop)
+}
+
+/// The message of `pid`'s current ptrace event stop (a new child's pid for
+/// PTRACE_EVENT_FORK).
+pub fn event_msg(pid: pid_t) -> SysResult<u64> {
+    let mut msg: libc::c_ulong = 0;
+    // SAFETY: PTRACE_GETEVENTMSG writes one unsigned long into `msg`.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GETEVENTMSG,
+            pid,
+            0,
+            std::ptr::from_mut(&mut msg),
+        )
+    };
+    check(r, "PTRACE_GETEVENTMSG").map(|_| msg)
+}
+
 /// Send `sig` to thread `tid`, whichever process it is in.
 pub fn tkill(tid: pid_t, sig: i32) -> SysResult<()> {
     // SAFETY: a plain system call with integer arguments.
@@ -102,15 +130,28 @@ pub fn tkill(tid: pid_t, sig: i32) -> SysResult<()> {
     check(r, "tkill").map(drop)
 }
 
-/// Kill and reap a stub.
+/// Kill and reap a stub, with every thread of it this process traces.
+///
+/// Its first thread cannot be reaped while another thread of it is a
+/// zombie, and a traced thread stays one until its tracer waits for it:
+/// the tracer may be another sentry thread that no longer waits (a thread
+/// that exec'd still traces its stub thread in the old stub), so all are
+/// reaped here (any thread of the tracing process may wait for them).
 pub fn kill_and_reap(pid: pid_t) {
-    // SAFETY: plain system calls with integer arguments; `status` is ours.
-    unsafe {
-        libc::kill(pid, libc::SIGKILL);
-        let mut status = 0;
-        while libc::waitpid(pid, &mut status, libc::__WALL) < 0
-            && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
-        {}
+    // SAFETY: a plain system call with integer arguments.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    // A zombie first thread keeps its pid, so these are its threads.
+    let threads: Vec<pid_t> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .filter(|&tid| tid != pid)
+                .collect()
+        })
+        .unwrap_or_default();
+    for tid in threads.into_iter().chain([pid]) {
+        // Until it is gone: a stop not yet reported may come first. An
+        // error (ECHILD: a thread someone else reaped) ends the wait too.
+        while let Ok(WaitStatus::Stopped(_)) = wait(tid) {}
     }
 }
 
