@@ -95,3 +95,27 @@ fn user_trap_round_trip_is_measurable() {
     assert!(rt.as_nanos() > 0);
     assert!(rt.as_millis() < 100, "{rt:?} per trap");
 }
+
+#[test]
+fn syscall_floor_is_measurable_where_syscall_stays_in_user_mode() {
+    if !kvm_present() {
+        return;
+    }
+    let info = match kvm::probe() {
+        Ok(info) => info,
+        Err(ProbeError::PermissionDenied) => {
+            println!("skipping: /dev/kvm not accessible");
+            return;
+        }
+        Err(e) => panic!("probe: {e}"),
+    };
+    let floor = kvm::measure_syscall_floor(200).expect("measure");
+    println!("system-call floor: {floor:?} ({})", info.syscall_entry);
+    match info.syscall_entry {
+        kvm::SyscallEntry::UserModeQuirk => {
+            let t = floor.expect("every syscall served");
+            assert!(t.as_nanos() > 0 && t.as_millis() < 100, "{t:?}");
+        }
+        kvm::SyscallEntry::Supervisor => assert!(floor.is_none()),
+    }
+}

@@ -51,6 +51,21 @@ pub(super) fn user_ud2_loop(n: u32) -> [u8; 12] {
     code
 }
 
+/// User mode: `syscall` `n` times in a loop (RBX counts: SYSCALL clobbers
+/// RCX and R11), then `hlt` (a #GP in user mode, which ends the run).
+pub(super) fn user_syscall_loop(n: u32) -> [u8; 12] {
+    let n = n.to_le_bytes();
+    #[rustfmt::skip]
+    let code = [
+        0xbb, n[0], n[1], n[2], n[3], // mov ebx, n
+        0x0f, 0x05,                   // syscall
+        0xff, 0xcb,                   // dec ebx
+        0x75, 0xfa,                   // jnz back to the syscall
+        0xf4,                         // hlt
+    ];
+    code
+}
+
 /// Ring 0 #UD handler: skip the 2-byte `ud2` and return to user mode, with
 /// no VM exit.
 #[rustfmt::skip]

@@ -30,8 +30,8 @@ pub use context::KvmContext;
 pub use platform::KvmPlatform;
 
 pub use probe::{
-    measure_exit_round_trip, measure_user_trap_round_trip, probe, HostKvmInfo, ProbeError,
-    SyscallEntry, PVM_MSRS,
+    measure_exit_round_trip, measure_syscall_floor, measure_user_trap_round_trip, probe,
+    HostKvmInfo, ProbeError, SyscallEntry, PVM_MSRS,
 };
 pub use ram::{GuestRam, GuestRamError};
 pub use vm::VmError;

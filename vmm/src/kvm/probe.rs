@@ -215,6 +215,27 @@ pub fn measure_user_trap_round_trip(n: u32) -> Result<Duration, ProbeError> {
     }
 }
 
+/// Measures the least a system call can cost with this design on a host
+/// where user-mode SYSCALL stays at CPL 3: a user `syscall` faulting at the
+/// supervisor-only LSTAR page, ring 0's stub exiting, and the VMM sending
+/// the vCPU straight back to user mode, with no sentry work at all. `None`
+/// on hosts where SYSCALL enters ring 0 (the loop never faults).
+pub fn measure_syscall_floor(n: u32) -> Result<Option<Duration>, ProbeError> {
+    let (kvm, cpuid) = open()?;
+    let mut vm = TinyVm::new(&kvm, &cpuid, &[])?;
+    vm.write(
+        KERNEL_CODE,
+        &code::enter_user_via_sysret(USER_CODE as u32, USER_STACK_TOP as u32),
+    )?;
+    vm.write(USER_CODE, &code::user_syscall_loop(n.max(1)))?;
+    vm.write(LSTAR_CODE, &code::LSTAR_HLT)?;
+    vm.start_at(KERNEL_CODE)?;
+    let t = Instant::now();
+    let served = vm.serve_syscalls()?;
+    let elapsed = t.elapsed();
+    Ok((served == u64::from(n.max(1))).then(|| elapsed.checked_div(n.max(1)).unwrap_or_default()))
+}
+
 /// Opens `/dev/kvm`, checks the API version and capabilities, and fetches
 /// the supported CPUID (which the probe guests also get).
 fn open() -> Result<(Kvm, CpuId), ProbeError> {

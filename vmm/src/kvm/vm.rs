@@ -5,7 +5,7 @@
 use kvm_bindings::{
     kvm_msr_entry, kvm_regs, kvm_segment, kvm_userspace_memory_region, CpuId, Msrs,
 };
-use kvm_ioctls::{Cap, Kvm, VcpuExit, VcpuFd, VmFd};
+use kvm_ioctls::{Cap, Kvm, SyncReg, VcpuExit, VcpuFd, VmFd};
 
 use super::layout::*;
 use super::ram::{GuestRam, GuestRamError};
@@ -265,6 +265,52 @@ impl TinyVm {
             }));
         }
         Err(VmError::TooManyExits(max_exits))
+    }
+
+    /// Serves user-mode `syscall`s the way the KVM platform does on hosts
+    /// where they stay at CPL 3: each becomes a #PF at the supervisor-only
+    /// LSTAR page, whose stub exits; the registers travel through the
+    /// `kvm_run` page, and the vCPU goes straight back to user mode at the
+    /// return address with staged user segments. Runs until any other stop
+    /// (the user code's final `hlt`, a #GP) and returns how many system
+    /// calls it served.
+    pub(super) fn serve_syscalls(&mut self) -> Result<u64, VmError> {
+        self.vcpu.set_sync_valid_reg(SyncReg::Register);
+        self.vcpu.set_sync_valid_reg(SyncReg::SystemRegister);
+        let mut served = 0;
+        loop {
+            match self.vcpu.run() {
+                Ok(VcpuExit::IoOut(PORT_EXCEPTION, data)) if data.first() == Some(&14) => {}
+                // Any other exception, or a `hlt` at CPL 0 (SYSCALL entered
+                // ring 0 directly: not this path's host).
+                Ok(VcpuExit::IoOut(PORT_EXCEPTION, _) | VcpuExit::Hlt) => return Ok(served),
+                Ok(other) => return Err(VmError::UnexpectedExit(format!("{other:?}"))),
+                Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => continue,
+                Err(source) => {
+                    return Err(VmError::Kvm {
+                        op: "KVM_RUN",
+                        source,
+                    })
+                }
+            }
+            let sync = self.vcpu.sync_regs_mut();
+            let [_code, rip, _cs, _rflags, user_rsp, _ss] =
+                self.ram.read_u64s::<6>(sync.regs.rsp)?;
+            if rip != LSTAR_CODE {
+                return Ok(served);
+            }
+            served += 1;
+            sync.regs.rip = sync.regs.rcx;
+            sync.regs.rflags = sync.regs.r11;
+            sync.regs.rsp = user_rsp;
+            sync.regs.rax = 0;
+            let (mut cs, mut ss) = (sync.sregs.cs, sync.sregs.ss);
+            (cs.selector, cs.dpl, cs.l, cs.db) = (USER_CS, 3, 1, 0);
+            (ss.selector, ss.dpl) = (USER_DS, 3);
+            (sync.sregs.cs, sync.sregs.ss) = (cs, ss);
+            self.vcpu.set_sync_dirty_reg(SyncReg::Register);
+            self.vcpu.set_sync_dirty_reg(SyncReg::SystemRegister);
+        }
     }
 
     /// One `KVM_RUN` that must end in a [`PORT_TICK`] write.
