@@ -72,18 +72,40 @@ pub fn stop(task: &mut Task, sig: i32) {
             return;
         }
     }
-    if !task.procs.stop(task.tgid, sig) {
+    if task.procs.is_stopped(task.tgid) {
         return;
     }
-    tracing::debug!("pid {}: stopped by signal {sig}", task.tgid);
-    // The process's other threads stop too: an empty post interrupts their
-    // guest code or sleep, and their run loops see the stop.
-    for (tid, inbox) in task.group.threads() {
-        if tid != task.tid {
-            inbox.post(SigInfo::fault(0, 0, 0));
-        }
+    // The process's other threads stop first (their run loops park), so
+    // the parent hears of the stop only once the whole group has stopped,
+    // as on Linux. A thread that cannot be reached in time (it should not
+    // happen: every sleep is interruptible) does not hold the stop up.
+    let several = task.group.len() > 1;
+    if several {
+        task.group.begin_stop(task.tid);
+        task.group.wait_parked(task.tid, Duration::from_secs(2));
     }
-    wait_while_stopped(task);
+    if task.procs.stop(task.tgid, sig) {
+        tracing::debug!("pid {}: stopped by signal {sig}", task.tgid);
+        wait_while_stopped(task);
+    }
+    if several {
+        task.group.end_stop();
+    }
+}
+
+/// Another thread of the process is stopping it: wait, parked, until the
+/// stop is over (or SIGKILL, or the process ends).
+pub fn park_while_stopped(task: &mut Task) {
+    task.group.set_parked(true);
+    let inbox = task.inbox.clone();
+    while (task.group.stop_wanted() || task.procs.is_stopped(task.tgid))
+        && task.pending_signals.set() & sig_bit(libc::SIGKILL) == 0
+        && task.group.ending(task.tid).is_none()
+    {
+        inbox.wait_until(Instant::now() + Duration::from_secs(3600));
+        collect_posted(task);
+    }
+    task.group.set_parked(false);
 }
 
 /// Sleep on the inbox, taking in (not delivering) what arrives, while the
@@ -98,5 +120,5 @@ pub fn wait_while_stopped(task: &mut Task) {
         inbox.wait_until(Instant::now() + Duration::from_secs(3600));
         collect_posted(task);
     }
-    tracing::debug!("tid {}: continues", task.tid);
+    tracing::debug!("pid {}: continues", task.tgid);
 }

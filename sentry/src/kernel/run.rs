@@ -64,9 +64,9 @@ pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunErro
             return Ok(status);
         }
         collect_posted(task);
-        // Another thread stopped the process (job control).
-        if task.group.len() > 1 && task.procs.is_stopped(task.tgid) {
-            job_control::wait_while_stopped(task);
+        // Another thread is stopping the process (job control).
+        if task.group.len() > 1 && (task.group.stop_wanted() || task.procs.is_stopped(task.tgid)) {
+            job_control::park_while_stopped(task);
             continue;
         }
         if let Some(image) = task.fpu_restore.take() {

@@ -49,6 +49,10 @@ struct State {
     /// What the first thread published, kept after it ends: a zombie
     /// shows its name and start time.
     leader: Option<Arc<ThreadPublished>>,
+    /// A thread is stopping the process (job control): the others park.
+    stop_wanted: bool,
+    /// How many threads are parked for a stop.
+    parked: usize,
 }
 
 #[derive(Default)]
@@ -254,6 +258,76 @@ impl ThreadGroup {
         }
     }
 
+    /// Thread `from` is stopping the process: every other thread is asked
+    /// to park (an empty post interrupts its guest code or sleep).
+    pub fn begin_stop(&self, from: i32) {
+        let others = {
+            let mut s = self.lock();
+            s.stop_wanted = true;
+            s.threads
+                .iter()
+                .filter(|&(&tid, _)| tid != from)
+                .map(|(_, m)| m.inbox.clone())
+                .collect::<Vec<_>>()
+        };
+        for inbox in others {
+            inbox.post(SigInfo::fault(0, 0, 0));
+        }
+    }
+
+    /// Whether a stop asks the other threads to park.
+    pub fn stop_wanted(&self) -> bool {
+        self.lock().stop_wanted
+    }
+
+    /// Wait until every thread but `from` has parked (or `timeout`
+    /// passed, or the process is ending): Linux reports a stop once the
+    /// whole group has stopped.
+    pub fn wait_parked(&self, from: i32, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut s = self.lock();
+        loop {
+            let others = s.threads.keys().filter(|&&t| t != from).count();
+            let now = std::time::Instant::now();
+            if s.parked >= others || s.ending.is_some() || now >= deadline {
+                return;
+            }
+            s = self
+                .changed
+                .wait_timeout(s, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// A thread parks for a stop, or leaves its parking.
+    pub fn set_parked(&self, parked: bool) {
+        let mut s = self.lock();
+        if parked {
+            s.parked += 1;
+        } else {
+            s.parked = s.parked.saturating_sub(1);
+        }
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    /// The stopping thread is done (continued or killed): the parked
+    /// threads may go on once the process is no longer stopped.
+    pub fn end_stop(&self) {
+        let inboxes = {
+            let mut s = self.lock();
+            s.stop_wanted = false;
+            s.threads
+                .values()
+                .map(|m| m.inbox.clone())
+                .collect::<Vec<_>>()
+        };
+        for inbox in inboxes {
+            inbox.nudge();
+        }
+    }
+
     /// Wait, as the first thread after its own end, until every other
     /// thread is gone (false) or another thread's `execve` took the process
     /// over (true).
@@ -382,5 +456,33 @@ mod tests {
         let got = g.take_shared(1 << (libc::SIGUSR1 - 1));
         assert_eq!(got.len(), 1);
         assert_eq!(g.shared_set(), 0);
+    }
+
+    #[test]
+    fn a_stop_waits_until_the_other_threads_have_parked() {
+        let (a, b) = (
+            Arc::new(SignalInbox::default()),
+            Arc::new(SignalInbox::default()),
+        );
+        let g = ThreadGroup::new(1, a.clone(), Arc::default());
+        assert!(g.add(2, b.clone(), Arc::default()));
+        g.begin_stop(1);
+        assert!(g.stop_wanted());
+        assert_eq!(b.drain().len(), 1, "thread 2 was interrupted");
+        assert!(a.drain().is_empty(), "the stopping thread was not");
+        let parker = {
+            let g = g.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                g.set_parked(true);
+            })
+        };
+        let start = std::time::Instant::now();
+        g.wait_parked(1, std::time::Duration::from_secs(10));
+        assert!(start.elapsed() < std::time::Duration::from_secs(5));
+        parker.join().unwrap();
+        g.end_stop();
+        assert!(!g.stop_wanted());
+        g.set_parked(false);
     }
 }
