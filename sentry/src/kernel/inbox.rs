@@ -14,6 +14,14 @@ use vmm::Interrupter;
 
 use super::siginfo::SigInfo;
 
+/// Why a wait on the inbox ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wake {
+    Done,
+    Posted,
+    Timeout,
+}
+
 #[derive(Default)]
 pub struct SignalInbox {
     queue: Mutex<Vec<SigInfo>>,
@@ -78,24 +86,7 @@ impl SignalInbox {
     /// inbox locked, so a waker that makes it true and then nudges is never
     /// missed.
     pub fn wait_until_or(&self, deadline: Instant, done: impl Fn() -> bool) -> bool {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        loop {
-            if done() {
-                return true;
-            }
-            if !q.is_empty() || self.nudged.swap(false, Ordering::AcqRel) {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            q = self
-                .arrived
-                .wait_timeout(q, deadline - now)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
+        self.wait(deadline, done) == Wake::Done
     }
 
     /// Everything posted since the last call.
@@ -116,14 +107,21 @@ impl SignalInbox {
     /// Block until something is posted, the task is nudged or `deadline`
     /// passes. Returns whether either happened.
     pub fn wait_until(&self, deadline: Instant) -> bool {
+        self.wait(deadline, || false) == Wake::Posted
+    }
+
+    fn wait(&self, deadline: Instant, done: impl Fn() -> bool) -> Wake {
         let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         loop {
+            if done() {
+                return Wake::Done;
+            }
             if !q.is_empty() || self.nudged.swap(false, Ordering::AcqRel) {
-                return true;
+                return Wake::Posted;
             }
             let now = Instant::now();
             if now >= deadline {
-                return false;
+                return Wake::Timeout;
             }
             q = self
                 .arrived

@@ -215,11 +215,7 @@ impl ThreadGroup {
             }
             s.ending = Some(why);
             self.changed.notify_all();
-            s.threads
-                .iter()
-                .filter(|&(&tid, _)| tid != from)
-                .map(|(_, m)| m.inbox.clone())
-                .collect::<Vec<_>>()
+            inboxes_but(&s, from)
         };
         for inbox in others {
             inbox.post(SigInfo::fault(libc::SIGKILL, SI_KERNEL, 0));
@@ -264,11 +260,7 @@ impl ThreadGroup {
         let others = {
             let mut s = self.lock();
             s.stop_wanted = true;
-            s.threads
-                .iter()
-                .filter(|&(&tid, _)| tid != from)
-                .map(|(_, m)| m.inbox.clone())
-                .collect::<Vec<_>>()
+            inboxes_but(&s, from)
         };
         for inbox in others {
             inbox.post(SigInfo::fault(0, 0, 0));
@@ -374,6 +366,15 @@ impl ThreadGroup {
         drop(s);
         self.changed.notify_all();
     }
+}
+
+/// The inboxes of every live thread but `tid`.
+fn inboxes_but(s: &State, tid: i32) -> Vec<Arc<SignalInbox>> {
+    s.threads
+        .iter()
+        .filter(|&(&t, _)| t != tid)
+        .map(|(_, m)| m.inbox.clone())
+        .collect()
 }
 
 fn route_in(s: &State, sig: i32) -> Option<Arc<SignalInbox>> {

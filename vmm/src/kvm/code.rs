@@ -36,35 +36,25 @@ pub(super) const LSTAR_HLT: [u8; 1] = [
     0xf4, // hlt
 ];
 
-/// User mode: `ud2` `n` times in a loop, then `hlt` (a #GP in user mode,
-/// which ends the run).
-pub(super) fn user_ud2_loop(n: u32) -> [u8; 12] {
+/// User mode: the 2-byte instruction `insn` `n` times in a loop, then
+/// `hlt` (a #GP in user mode, which ends the run). RBX counts, because
+/// SYSCALL clobbers RCX and R11.
+pub(super) fn user_loop(n: u32, insn: [u8; 2]) -> [u8; 12] {
     let n = n.to_le_bytes();
     #[rustfmt::skip]
     let code = [
-        0xb9, n[0], n[1], n[2], n[3], // mov ecx, n
-        0x0f, 0x0b,                   // ud2
-        0xff, 0xc9,                   // dec ecx
-        0x75, 0xfa,                   // jnz back to the ud2
+        0xbb, n[0], n[1], n[2], n[3], // mov ebx, n
+        insn[0], insn[1],             // the instruction
+        0xff, 0xcb,                   // dec ebx
+        0x75, 0xfa,                   // jnz back to the instruction
         0xf4,                         // hlt
     ];
     code
 }
 
-/// User mode: `syscall` `n` times in a loop (RBX counts: SYSCALL clobbers
-/// RCX and R11), then `hlt` (a #GP in user mode, which ends the run).
-pub(super) fn user_syscall_loop(n: u32) -> [u8; 12] {
-    let n = n.to_le_bytes();
-    #[rustfmt::skip]
-    let code = [
-        0xbb, n[0], n[1], n[2], n[3], // mov ebx, n
-        0x0f, 0x05,                   // syscall
-        0xff, 0xcb,                   // dec ebx
-        0x75, 0xfa,                   // jnz back to the syscall
-        0xf4,                         // hlt
-    ];
-    code
-}
+/// `ud2` and `syscall`, for [`user_loop`].
+pub(super) const UD2: [u8; 2] = [0x0f, 0x0b];
+pub(super) const SYSCALL: [u8; 2] = [0x0f, 0x05];
 
 /// Ring 0 #UD handler: skip the 2-byte `ud2` and return to user mode, with
 /// no VM exit.

@@ -204,7 +204,11 @@ pub fn measure_user_trap_round_trip(n: u32) -> Result<Duration, ProbeError> {
     let ud = STUBS + (6 * STUB_SIZE) as u64;
     vm.write(ud, &code::UD_SKIP_HANDLER)?;
     let t = Instant::now();
-    let stop = run_user(&mut vm, &code::user_ud2_loop(n.max(1)), &code::LSTAR_HLT)?;
+    let stop = run_user(
+        &mut vm,
+        &code::user_loop(n.max(1), code::UD2),
+        &code::LSTAR_HLT,
+    )?;
     let elapsed = t.elapsed();
     match stop {
         // The final user-mode `hlt`: every `ud2` was handled.
@@ -227,7 +231,7 @@ pub fn measure_syscall_floor(n: u32) -> Result<Option<Duration>, ProbeError> {
         KERNEL_CODE,
         &code::enter_user_via_sysret(USER_CODE as u32, USER_STACK_TOP as u32),
     )?;
-    vm.write(USER_CODE, &code::user_syscall_loop(n.max(1)))?;
+    vm.write(USER_CODE, &code::user_loop(n.max(1), code::SYSCALL))?;
     vm.write(LSTAR_CODE, &code::LSTAR_HLT)?;
     vm.start_at(KERNEL_CODE)?;
     let t = Instant::now();
