@@ -1,18 +1,9 @@
 //! Copy-in and copy-out: how system calls read and write guest memory.
 
-use vmm::{Access, FileRange, MemoryFile, PAGE_SIZE};
+use vmm::{Access, MemoryFile, PAGE_SIZE};
 
 use super::{aligned_window, MemoryManager, COW_CHUNK, FAULT_CHUNK};
 use crate::errno::Errno;
-
-/// Guest memory held for a transfer outside the memory manager's lock (see
-/// `MemoryManager::pin`).
-pub struct Pinned {
-    /// Where the guest's bytes start in the memory file.
-    pub offset: u64,
-    /// The whole pages holding them, with an owner reference on each.
-    pub pages: FileRange,
-}
 
 impl MemoryManager {
     /// Make `[addr, addr + len)` accessible to the sentry for `access`, then
@@ -115,41 +106,6 @@ impl MemoryManager {
     }
 
     /// Zero `len` bytes of guest memory at `addr`.
-    /// The memory-file pages behind guest `[addr, addr + len)`, backed
-    /// (and, for `access` WRITE, this process's own: copy-on-write broken)
-    /// like a copy would need them, if they are one contiguous range of the
-    /// file: then with an owner reference taken, so they stay allocated
-    /// while the caller moves bytes to or from them without this lock
-    /// (`MemoryFile::write_to_fd`/`read_from_fd` at `offset`), and must let
-    /// go of `pages` with `MemoryFile::free`. `None` if they are not
-    /// contiguous (the caller copies instead); errors as a copy would give.
-    pub fn pin(&mut self, addr: u64, len: usize, access: Access) -> Result<Option<Pinned>, Errno> {
-        let mut pieces = Vec::new();
-        self.with_pieces(addr, len, access, |_, ga, off, n| {
-            pieces.push((ga, off, n as u64));
-            Ok(())
-        })?;
-        let contiguous = pieces
-            .windows(2)
-            .all(|w| w[0].0 + w[0].2 == w[1].0 && w[0].1 + w[0].2 == w[1].1);
-        let Some(&(start, offset, _)) = pieces.first() else {
-            return Ok(None);
-        };
-        let covered: u64 = pieces.iter().map(|p| p.2).sum();
-        if !contiguous || start != addr || covered != len as u64 {
-            return Ok(None);
-        }
-        // Owners are counted per page.
-        let first = offset & !(PAGE_SIZE - 1);
-        let end = (offset + len as u64).next_multiple_of(PAGE_SIZE);
-        let pages = FileRange {
-            offset: first,
-            len: end - first,
-        };
-        self.mf.share(pages);
-        Ok(Some(Pinned { offset, pages }))
-    }
-
     pub fn zero(&mut self, addr: u64, len: u64) -> Result<(), Errno> {
         let len = usize::try_from(len).map_err(|_| Errno::EFAULT)?;
         self.with_pieces(addr, len, Access::WRITE, |mf, _, off, n| {

@@ -32,7 +32,6 @@ use std::sync::Arc;
 use vmm::{Access, AddressSpace, MemoryFile, PAGE_SIZE};
 
 pub use fork::ForkedMemory;
-pub use io::Pinned;
 pub use layout::Layout;
 use pma::PmaSet;
 pub use shared::{SharedMm, WeakMm};
@@ -123,11 +122,6 @@ impl MemoryManager {
             brk_start: 0,
             brk: 0,
         }
-    }
-
-    /// The memory file behind this address space.
-    pub fn memory_file(&self) -> Arc<MemoryFile> {
-        self.mf.clone()
     }
 
     pub fn layout(&self) -> &Layout {

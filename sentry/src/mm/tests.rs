@@ -433,32 +433,3 @@ fn shared_memory_stays_shared_across_fork_and_keeps_data_on_dontneed() {
     parent.peek(a, &mut seen).unwrap();
     assert_eq!(&seen, b"child!", "MADV_DONTNEED keeps shared contents");
 }
-
-#[test]
-fn pinned_guest_memory_stays_allocated_until_let_go() {
-    let (mut mm, _rec) = mm();
-    let a = mm
-        .map_anon(
-            Placement::Hint(0),
-            4 * PAGE_SIZE,
-            Access::READ | Access::WRITE,
-            VmaKind::Anon,
-        )
-        .unwrap();
-    mm.copy_out(a + 100, b"pinned").unwrap();
-    let pinned = mm
-        .pin(a + 100, 6, Access::READ)
-        .unwrap()
-        .expect("contiguous");
-    let mf = mm.memory_file();
-    let mut seen = [0u8; 6];
-    mf.read(pinned.offset, &mut seen).unwrap();
-    assert_eq!(&seen, b"pinned");
-    assert_eq!(pinned.pages.offset % PAGE_SIZE, 0, "whole pages are held");
-    // The guest unmaps it all: the pinned page stays allocated until let go.
-    mm.unmap(a, 4 * PAGE_SIZE).unwrap();
-    assert_eq!(mf.used(), pinned.pages.len);
-    mf.free(pinned.pages);
-    assert_eq!(mf.used(), 0, "freed with the last owner");
-    assert!(matches!(mm.pin(a, 6, Access::READ), Err(Errno::EFAULT)));
-}

@@ -78,9 +78,6 @@ fn stream_transfer(
 pub(super) fn sys_read(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     stream_transfer(task, &file, PollFlags::IN, |task| {
-        if let Some(r) = stream_direct(task, &file, a[1], a[2], Access::WRITE) {
-            return r;
-        }
         read_to_guest(task, &[(a[1], a[2])], |buf| file.read(buf))
     })
 }
@@ -88,50 +85,8 @@ pub(super) fn sys_read(task: &mut Task, a: [u64; 6]) -> SysResult {
 pub(super) fn sys_write(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     stream_transfer(task, &file, PollFlags::OUT, |task| {
-        if let Some(r) = stream_direct(task, &file, a[1], a[2], Access::READ) {
-            return r;
-        }
         write_from_guest(task, &[(a[1], a[2])], |buf| file.write(buf))
     })
-}
-
-/// A read into (`access` WRITE) or a write from (`access` READ) one guest
-/// buffer on a host stream (a pipe, a terminal), moved by the host straight
-/// between the stream and the memory file: no bounce buffer, no copy in
-/// the sentry. The buffer's pages stay allocated meanwhile (an owner
-/// reference) without holding the memory manager. `None` where this does
-/// not apply (not a host stream, a buffer not contiguous in the memory
-/// file, not fully accessible): the copying path handles it, errors
-/// included.
-fn stream_direct(
-    task: &mut Task,
-    file: &Arc<dyn File>,
-    addr: u64,
-    len: u64,
-    access: Access,
-) -> Option<SysResult> {
-    let fd = file.host_stream()?;
-    if len == 0 || len > MAX_IO as u64 || !user_range_ok(task, addr, len) {
-        return None;
-    }
-    let (pinned, mf) = {
-        let mut mm = task.mm.lock();
-        let pinned = mm.pin(addr, len as usize, access).ok()??;
-        (pinned, mm.memory_file())
-    };
-    let result = loop {
-        let r = if access.contains(Access::WRITE) {
-            mf.read_from_fd(fd, pinned.offset, len as usize)
-        } else {
-            mf.write_to_fd(fd, pinned.offset, len as usize)
-        };
-        match r {
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            r => break r,
-        }
-    };
-    mf.free(pinned.pages);
-    Some(result.map(|n| n as u64).map_err(Errno::from))
 }
 
 pub(super) fn sys_pread64(task: &mut Task, a: [u64; 6]) -> SysResult {
