@@ -260,28 +260,7 @@ fn run_loop(v: &mut Vcpu, kick: &KickState, regs: &mut Regs) -> Result<Event> {
                 }
                 kick.pending.store(false, Ordering::SeqCst);
                 let r = *v.regs();
-                *regs = Regs {
-                    rax: r.rax,
-                    rbx: r.rbx,
-                    rcx: r.rcx,
-                    rdx: r.rdx,
-                    rsi: r.rsi,
-                    rdi: r.rdi,
-                    rsp: r.rsp,
-                    rbp: r.rbp,
-                    r8: r.r8,
-                    r9: r.r9,
-                    r10: r.r10,
-                    r11: r.r11,
-                    r12: r.r12,
-                    r13: r.r13,
-                    r14: r.r14,
-                    r15: r.r15,
-                    rip: r.rip,
-                    eflags: r.rflags,
-                    orig_rax: u64::MAX,
-                    ..*regs
-                };
+                *regs = trap::regs_from_kvm(&r, regs, r.rip, r.rsp, r.rflags);
                 v.parked_in_user = true;
                 return Ok(Event::Interrupted);
             }

@@ -67,28 +67,9 @@ pub(super) fn read_trap(v: &mut Vcpu, regs: &mut Regs) -> Result<Trap> {
         return Err(protocol(format!("fault in ring0 ({vector:?}): {r:x?}")));
     }
     *regs = Regs {
-        r15: r.r15,
-        r14: r.r14,
-        r13: r.r13,
-        r12: r.r12,
-        rbp: r.rbp,
-        rbx: r.rbx,
-        r11: r.r11,
-        r10: r.r10,
-        r9: r.r9,
-        r8: r.r8,
-        rax: r.rax,
-        rcx: r.rcx,
-        rdx: r.rdx,
-        rsi: r.rsi,
-        rdi: r.rdi,
-        orig_rax: u64::MAX,
-        rip,
         cs,
-        eflags,
-        rsp,
         ss,
-        ..*regs
+        ..regs_from_kvm(&r, regs, rip, rsp, eflags)
     };
     let lstar = ring0::entry::lstar(TEXT_BASE);
     // The SYSCALL quirk: a fetch fault at LSTAR from user mode with IF
@@ -143,6 +124,33 @@ pub(super) fn prepare_return(v: &mut Vcpu, regs: &Regs, flush: bool) -> Result<(
     // Ring0 runs the return path with interrupts off (RFLAGS = just bit 1).
     v.stage_regs(kvm_regs_from(regs, TEXT_BASE + entry, rsp, 0x2));
     Ok(())
+}
+
+/// `base` (segment and FS/GS state) with KVM's general registers, and
+/// `rip`, `rsp` and `eflags` given; no system call in progress.
+pub(super) fn regs_from_kvm(r: &kvm_regs, base: &Regs, rip: u64, rsp: u64, eflags: u64) -> Regs {
+    Regs {
+        rax: r.rax,
+        rbx: r.rbx,
+        rcx: r.rcx,
+        rdx: r.rdx,
+        rsi: r.rsi,
+        rdi: r.rdi,
+        rsp,
+        rbp: r.rbp,
+        r8: r.r8,
+        r9: r.r9,
+        r10: r.r10,
+        r11: r.r11,
+        r12: r.r12,
+        r13: r.r13,
+        r14: r.r14,
+        r15: r.r15,
+        rip,
+        eflags,
+        orig_rax: u64::MAX,
+        ..*base
+    }
 }
 
 /// KVM's register file for `regs`, with `rip`, `rsp` and `rflags` given.
