@@ -64,8 +64,10 @@ pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunErro
             return Ok(status);
         }
         collect_posted(task);
-        // Another thread is stopping the process (job control).
-        if task.group.len() > 1 && (task.group.stop_wanted() || task.procs.is_stopped(task.tgid)) {
+        // Another thread is stopping the process (job control): it keeps
+        // `stop_wanted` up until the stop is over, so the process table
+        // (a sandbox-wide lock) stays out of this per-event path.
+        if task.group.stop_wanted() {
             job_control::park_while_stopped(task);
             continue;
         }
