@@ -114,3 +114,23 @@ fn forked_memory_is_copy_on_write() {
     }
     assert!(!out.contains("exit 1"), "{native}");
 }
+
+#[test]
+fn pipe_flags_nonblocking_and_whole_blocking_writes() {
+    let native = assert_same_as_native(&Run::new(guest("pipe_semantics")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "read end: access 0 nonblock 0",
+        "write end: access 1 nonblock 0",
+        "read end after F_SETFL: access 0 nonblock 1",
+        "empty non-blocking read: -1 (Resource temporarily unavailable)",
+        "read after the writer closed: 0",
+        "child: one write of 3145728 bytes returned 3145728",
+        "parent read 3145728 bytes; writer status 0",
+        "interrupted write returned part of it: yes",
+        "full pipe, blocking write of one byte: -1 (Interrupted system call)",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

@@ -433,3 +433,37 @@ fn shared_memory_stays_shared_across_fork_and_keeps_data_on_dontneed() {
     parent.peek(a, &mut seen).unwrap();
     assert_eq!(&seen, b"child!", "MADV_DONTNEED keeps shared contents");
 }
+
+#[test]
+fn host_transfer_moves_bytes_between_guest_memory_and_a_host_pipe() {
+    use std::os::fd::AsFd;
+    let (mut mm, _rec) = mm();
+    let a = mm
+        .map_anon(Placement::Hint(0), 2 * PAGE_SIZE, RW, VmaKind::Anon)
+        .unwrap();
+    mm.copy_out(a + PAGE_SIZE - 3, b"across").unwrap();
+    let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::NONBLOCK).unwrap();
+    let sent = mm.host_transfer(a + PAGE_SIZE - 3, 6, Access::READ, |mf, off, n| {
+        mf.write_to_fd(w.as_fd(), off, n)
+    });
+    assert_eq!(sent, Ok(6));
+    // Into the other page of the mapping; the pipe then holds less than
+    // asked for, so the transfer stops short, as a read does.
+    let got = mm.host_transfer(a + 8, 100, Access::WRITE, |mf, off, n| {
+        mf.read_from_fd(r.as_fd(), off, n)
+    });
+    assert_eq!(got, Ok(6));
+    let mut seen = [0u8; 6];
+    mm.copy_in(a + 8, &mut seen).unwrap();
+    assert_eq!(&seen, b"across");
+    // Nothing left: the host's EAGAIN is the answer; an unmapped buffer
+    // is EFAULT before the host is asked.
+    let empty = mm.host_transfer(a, 1, Access::WRITE, |mf, off, n| {
+        mf.read_from_fd(r.as_fd(), off, n)
+    });
+    assert_eq!(empty, Err(Errno::EAGAIN));
+    let unmapped = mm.host_transfer(a + 2 * PAGE_SIZE, 1, Access::READ, |mf, off, n| {
+        mf.write_to_fd(w.as_fd(), off, n)
+    });
+    assert_eq!(unmapped, Err(Errno::EFAULT));
+}

@@ -9,7 +9,6 @@ use crate::vfs::stat::{GuestStat, GuestStatx};
 /// answers as Linux does for a file that lacks the operation, so a new kind
 /// of file implements only what it supports.
 pub trait File: Send + Sync {
-    /// Read at the current offset, advancing it.
     /// The host descriptor behind a file whose readiness only the host
     /// knows (the caller's terminal, a host pipe); `None` for files the
     /// sentry holds, which are always ready like Linux's regular files.
@@ -17,6 +16,16 @@ pub trait File: Send + Sync {
         None
     }
 
+    /// Whether `read` and `write` of this host stream never block on the
+    /// host, whatever the guest's O_NONBLOCK (the sentry's own pipes): they
+    /// answer EAGAIN instead, and a caller honouring a blocking guest waits
+    /// on `host_stream()` and tries again. Where false, a host stream
+    /// blocks as the guest asked, so callers wait for readiness first.
+    fn host_never_blocks(&self) -> bool {
+        false
+    }
+
+    /// Read at the current offset, advancing it.
     fn read(&self, _buf: &mut [u8]) -> Result<usize, Errno> {
         Err(Errno::EINVAL)
     }

@@ -1,8 +1,10 @@
 //! A file backed by one host descriptor: a file of the read-only host tree,
-//! or a duplicate of one of the sentry's standard streams. Every operation
-//! is passed to the host kernel, which owns the offset and status flags.
+//! a duplicate of one of the sentry's standard streams, or an end of a
+//! guest pipe. Every operation is passed to the host kernel, which owns the
+//! offset and (except for pipe ends) the status flags.
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use rustix::fs::{AtFlags, Mode, OFlags, SeekFrom, StatxFlags};
@@ -21,6 +23,12 @@ pub struct HostFile {
     /// The guest may have write access: a stream the caller gave us, or a
     /// harmless device. Other files of the tree are read-only (EROFS).
     may_write: bool,
+    /// For an end of a guest pipe: its status flags as the guest sees
+    /// them. The host descriptor is then always non-blocking, so a
+    /// transfer is tried at once and waited for (interruptibly, by the
+    /// system-call layer) only when the host says EAGAIN: one host call
+    /// where a poll first would cost three.
+    pipe_flags: Option<AtomicU32>,
 }
 
 impl HostFile {
@@ -32,6 +40,22 @@ impl HostFile {
             path: None,
             kind,
             may_write: true,
+            pipe_flags: None,
+        })
+    }
+
+    /// One end of a host pipe made for the guest, which no one else holds:
+    /// non-blocking on the host whatever `flags` (the guest's open flags)
+    /// say.
+    pub fn pipe_end(fd: OwnedFd, flags: u32) -> Result<Self, Errno> {
+        let host = rustix::fs::fcntl_getfl(&fd)?;
+        rustix::fs::fcntl_setfl(&fd, host | OFlags::NONBLOCK)?;
+        Ok(HostFile {
+            fd,
+            path: None,
+            kind: libc::S_IFIFO,
+            may_write: true,
+            pipe_flags: Some(AtomicU32::new(flags)),
         })
     }
 
@@ -43,6 +67,7 @@ impl HostFile {
             path: Some(path),
             kind,
             may_write,
+            pipe_flags: None,
         }
     }
 
@@ -129,11 +154,26 @@ impl File for HostFile {
         }
     }
 
+    fn host_never_blocks(&self) -> bool {
+        self.pipe_flags.is_some()
+    }
+
     fn status_flags(&self) -> Result<u32, Errno> {
+        if let Some(f) = &self.pipe_flags {
+            return Ok(f.load(Ordering::Relaxed));
+        }
         Ok(rustix::fs::fcntl_getfl(&self.fd)?.bits())
     }
 
     fn set_status_flags(&self, flags: u32) -> Result<(), Errno> {
+        if let Some(f) = &self.pipe_flags {
+            // Neither flag changes what the host pipe does: O_APPEND means
+            // nothing to a pipe, and O_NONBLOCK is the sentry's to honour.
+            let _ = f.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |cur| {
+                Some((cur & !SETFL_MASK) | (flags & SETFL_MASK))
+            });
+            return Ok(());
+        }
         let cur = rustix::fs::fcntl_getfl(&self.fd)?.bits();
         let new = (cur & !SETFL_MASK) | (flags & SETFL_MASK);
         rustix::fs::fcntl_setfl(&self.fd, rustix::fs::OFlags::from_bits_retain(new))?;

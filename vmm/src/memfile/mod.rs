@@ -14,7 +14,8 @@
 mod refs;
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::Mutex;
 
@@ -270,6 +271,37 @@ impl MemoryFile {
             std::ptr::copy_nonoverlapping(buf.as_ptr(), self.base.as_ptr().add(off), buf.len());
         }
         Ok(())
+    }
+
+    /// `write(2)` up to `len` bytes of the file at `offset` to host
+    /// descriptor `fd`, straight from the mapping (no bounce buffer). The
+    /// caller keeps the pages allocated for the call's duration.
+    pub fn write_to_fd(&self, fd: BorrowedFd<'_>, offset: u64, len: usize) -> io::Result<usize> {
+        let off = self.check(offset, len).map_err(io::Error::other)?;
+        // SAFETY: `check` proved [off, off + len) lies inside our mapping,
+        // which lives as long as `self`; the kernel only reads it, and no
+        // Rust reference to those bytes exists (guests may be writing them).
+        let r = unsafe { libc::write(fd.as_raw_fd(), self.base.as_ptr().add(off).cast(), len) };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(r as usize)
+        }
+    }
+
+    /// `read(2)` up to `len` bytes from host descriptor `fd` into the file
+    /// at `offset`, straight into the mapping. The caller keeps the pages
+    /// allocated for the call's duration and owns them alone.
+    pub fn read_from_fd(&self, fd: BorrowedFd<'_>, offset: u64, len: usize) -> io::Result<usize> {
+        let off = self.check(offset, len).map_err(io::Error::other)?;
+        // SAFETY: as in `write_to_fd`; the mapping is writable and the
+        // kernel stores at most `len` bytes into it.
+        let r = unsafe { libc::read(fd.as_raw_fd(), self.base.as_ptr().add(off).cast(), len) };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(r as usize)
+        }
     }
 
     /// Set `len` bytes at `offset` to `byte`.

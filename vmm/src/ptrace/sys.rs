@@ -24,10 +24,40 @@ pub fn get_regs(pid: pid_t, regs: &mut Regs) -> SysResult<()> {
     check(r, "PTRACE_GETREGS").map(drop)
 }
 
+thread_local! {
+    /// How many times this thread has written a tracee's whole register
+    /// set: a context that cached its stub thread's registers knows they
+    /// still hold only while this has not moved (injected system calls
+    /// overwrite them).
+    static REGS_WRITES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// See `REGS_WRITES`.
+pub fn regs_writes() -> u64 {
+    REGS_WRITES.with(std::cell::Cell::get)
+}
+
 pub fn set_regs(pid: pid_t, regs: &Regs) -> SysResult<()> {
+    REGS_WRITES.with(|n| n.set(n.get() + 1));
     // SAFETY: PTRACE_SETREGS only reads one user_regs_struct from `regs`.
     let r = unsafe { libc::ptrace(libc::PTRACE_SETREGS, pid, 0, std::ptr::from_ref(regs)) };
     check(r, "PTRACE_SETREGS").map(drop)
+}
+
+/// Store just `rax` (a system call's result): about half the cost of
+/// PTRACE_SETREGS here.
+pub fn set_rax(pid: pid_t, rax: u64) -> SysResult<()> {
+    // SAFETY: PTRACE_POKEUSER takes an offset into the user area and the
+    // word by value; no pointer is dereferenced.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_POKEUSER,
+            pid,
+            std::mem::offset_of!(Regs, rax),
+            rax as libc::c_long,
+        )
+    };
+    check(r, "PTRACE_POKEUSER").map(drop)
 }
 
 /// Resume `pid` with `request` (PTRACE_SYSEMU or PTRACE_CONT), delivering no signal.
@@ -155,8 +185,13 @@ pub fn kill_and_reap(pid: pid_t) {
     }
 }
 
+/// The calling thread's id, asked of the host once per thread (it is
+/// needed on every switch to find the caller's stub thread).
 pub fn gettid() -> pid_t {
-    rustix::thread::gettid().as_raw_nonzero().get()
+    thread_local! {
+        static TID: pid_t = rustix::thread::gettid().as_raw_nonzero().get();
+    }
+    TID.with(|t| *t)
 }
 
 /// `NT_X86_XSTATE`: the regset holding the XSAVE image.

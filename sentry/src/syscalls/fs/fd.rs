@@ -215,10 +215,9 @@ fn make_pipe(task: &mut Task, fds_addr: u64, flags: u64) -> SysResult {
     if flags & !known != 0 {
         return Err(Errno::EINVAL);
     }
-    let mut host_flags = rustix::pipe::PipeFlags::CLOEXEC;
-    if flags & libc::O_NONBLOCK as u64 != 0 {
-        host_flags |= rustix::pipe::PipeFlags::NONBLOCK;
-    }
+    // Non-blocking on the host whatever the guest asked: see
+    // `HostFile::pipe_end`.
+    let mut host_flags = rustix::pipe::PipeFlags::CLOEXEC | rustix::pipe::PipeFlags::NONBLOCK;
     if flags & libc::O_DIRECT as u64 != 0 {
         host_flags |= rustix::pipe::PipeFlags::DIRECT;
     }
@@ -228,8 +227,10 @@ fn make_pipe(task: &mut Task, fds_addr: u64, flags: u64) -> SysResult {
     let _ = rustix::pipe::fcntl_setpipe_size(&w, PIPE_BUFFER);
     let cloexec = flags & libc::O_CLOEXEC as u64 != 0;
     let limit = nofile_limit(task);
-    let r: Arc<dyn File> = Arc::new(HostFile::from_stream(r)?);
-    let w: Arc<dyn File> = Arc::new(HostFile::from_stream(w)?);
+    // F_GETFL of a pipe end: its access mode and the pipe2 flags that stay.
+    let kept = flags as u32 & (libc::O_NONBLOCK | libc::O_DIRECT) as u32;
+    let r: Arc<dyn File> = Arc::new(HostFile::pipe_end(r, libc::O_RDONLY as u32 | kept)?);
+    let w: Arc<dyn File> = Arc::new(HostFile::pipe_end(w, libc::O_WRONLY as u32 | kept)?);
     let rfd = task.fds.install(r, cloexec, 0, limit)?;
     let wfd = match task.fds.install(w, cloexec, 0, limit) {
         Ok(fd) => fd,

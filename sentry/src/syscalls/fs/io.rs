@@ -34,7 +34,7 @@ fn wait_for_stream(task: &mut Task, file: &Arc<dyn File>, events: PollFlags) -> 
     let Some(fd) = file.host_stream() else {
         return Ok(());
     };
-    if file.status_flags()? & libc::O_NONBLOCK as u32 != 0 {
+    if guest_nonblocking(file)? {
         return Ok(());
     }
     poll_host(task, &[(fd, events)], None)
@@ -48,25 +48,39 @@ fn wait_for_stream(task: &mut Task, file: &Arc<dyn File>, events: PollFlags) -> 
         })
 }
 
-/// Move bytes to or from a file the guest uses in blocking mode: wait for
-/// a host stream first (`wait_for_stream`), and wait again when its host
-/// descriptor, kept non-blocking (an eventfd's), says EAGAIN because
-/// another process took the data first. The short sleep keeps a stream
-/// that polls ready but cannot take this write (an eventfd near overflow)
-/// from spinning a CPU.
+fn guest_nonblocking(file: &Arc<dyn File>) -> Result<bool, Errno> {
+    Ok(file.status_flags()? & libc::O_NONBLOCK as u32 != 0)
+}
+
+/// Move bytes to or from a file the guest may use in blocking mode.
+///
+/// A host stream that never blocks on the host (the sentry's own pipes) is
+/// tried first and waited for only when it says EAGAIN: a guest pipe
+/// transfer is then one host call. Other host streams are waited for first
+/// (`wait_for_stream`), and again when their host descriptor, kept
+/// non-blocking (an eventfd's), says EAGAIN because another process took
+/// the data first; the short sleep keeps a stream that polls ready but
+/// cannot take this write (an eventfd near overflow) from spinning a CPU.
 fn stream_transfer(
     task: &mut Task,
     file: &Arc<dyn File>,
     events: PollFlags,
     mut transfer: impl FnMut(&mut Task) -> SysResult,
 ) -> SysResult {
+    if file.host_never_blocks() {
+        loop {
+            match transfer(task) {
+                Err(Errno::EAGAIN) if !guest_nonblocking(file)? => {
+                    wait_for_stream(task, file, events)?;
+                }
+                r => return r,
+            }
+        }
+    }
     loop {
         wait_for_stream(task, file, events)?;
         match transfer(task) {
-            Err(Errno::EAGAIN)
-                if file.host_stream().is_some()
-                    && file.status_flags()? & libc::O_NONBLOCK as u32 == 0 =>
-            {
+            Err(Errno::EAGAIN) if file.host_stream().is_some() && !guest_nonblocking(file)? => {
                 let soon = std::time::Instant::now() + std::time::Duration::from_millis(2);
                 sleep_until(task, soon).map_err(|_| Errno::ERESTARTSYS)?;
             }
@@ -75,9 +89,93 @@ fn stream_transfer(
     }
 }
 
+/// Write `buf` to `file` as the guest's write(2) does. On a host stream
+/// that never blocks on the host, a blocking guest's write goes on after a
+/// partial write until all of `buf` is in, as a blocking pipe write does on
+/// Linux; a signal while it waits for room ends it with the count written
+/// so far (ERESTARTSYS if nothing was).
+fn write_stream(task: &mut Task, file: &Arc<dyn File>, buf: &[u8]) -> Result<usize, Errno> {
+    if !file.host_never_blocks() || guest_nonblocking(file)? {
+        return file.write(buf);
+    }
+    let mut done = 0;
+    loop {
+        match file.write(&buf[done..]) {
+            Ok(n) => {
+                done += n;
+                if done == buf.len() {
+                    return Ok(done);
+                }
+            }
+            Err(Errno::EAGAIN) => {}
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => return Ok(done),
+        }
+        if let Err(e) = wait_for_stream(task, file, PollFlags::OUT) {
+            return if done == 0 { Err(e) } else { Ok(done) };
+        }
+    }
+}
+
+/// A read into (`access` WRITE) or a write from (READ) one guest buffer on
+/// a stream that never blocks on the host (a guest pipe): the host moves
+/// the bytes straight between the pipe and guest memory, with no sentry
+/// copy. `None` for other files, which take the copying path.
+fn direct_transfer(
+    task: &mut Task,
+    file: &Arc<dyn File>,
+    addr: u64,
+    len: u64,
+    access: Access,
+) -> Option<SysResult> {
+    if !file.host_never_blocks() || len == 0 {
+        return None;
+    }
+    let fd = file.host_stream()?;
+    if !user_range_ok(task, addr, len) {
+        return Some(Err(Errno::EFAULT));
+    }
+    let len = len.min(MAX_IO as u64) as usize;
+    let mut mm = task.mm.lock();
+    let moved = mm.host_transfer(addr, len, access, |mf, offset, n| {
+        if access.contains(Access::WRITE) {
+            mf.read_from_fd(fd, offset, n)
+        } else {
+            mf.write_to_fd(fd, offset, n)
+        }
+    });
+    Some(moved.map(|n| n as u64))
+}
+
+/// `direct_transfer` for a write, which for a blocking guest goes on after
+/// a partial write until all is in, as `write_stream` does (and, with no
+/// sentry buffer in the way, whatever the size: a blocking pipe write on
+/// Linux returns only when all of it is in).
+fn direct_write(task: &mut Task, file: &Arc<dyn File>, addr: u64, len: u64) -> Option<SysResult> {
+    let len = len.min(MAX_RW_COUNT);
+    let mut done = 0;
+    loop {
+        match direct_transfer(task, file, addr + done, len - done, Access::READ)? {
+            Ok(n) => done += n,
+            Err(Errno::EAGAIN) if done > 0 || !matches!(guest_nonblocking(file), Ok(true)) => {}
+            Err(e) if done == 0 => return Some(Err(e)),
+            Err(_) => return Some(Ok(done)),
+        }
+        if done == len || matches!(guest_nonblocking(file), Ok(true)) {
+            return Some(Ok(done));
+        }
+        if let Err(e) = wait_for_stream(task, file, PollFlags::OUT) {
+            return Some(if done == 0 { Err(e) } else { Ok(done) });
+        }
+    }
+}
+
 pub(super) fn sys_read(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     stream_transfer(task, &file, PollFlags::IN, |task| {
+        if let Some(r) = direct_transfer(task, &file, a[1], a[2], Access::WRITE) {
+            return r;
+        }
         read_to_guest(task, &[(a[1], a[2])], |buf| file.read(buf))
     })
 }
@@ -85,7 +183,12 @@ pub(super) fn sys_read(task: &mut Task, a: [u64; 6]) -> SysResult {
 pub(super) fn sys_write(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     stream_transfer(task, &file, PollFlags::OUT, |task| {
-        write_from_guest(task, &[(a[1], a[2])], |buf| file.write(buf))
+        if let Some(r) = direct_write(task, &file, a[1], a[2]) {
+            return r;
+        }
+        write_from_guest(task, &[(a[1], a[2])], |task, buf| {
+            write_stream(task, &file, buf)
+        })
     })
 }
 
@@ -98,7 +201,7 @@ pub(super) fn sys_pread64(task: &mut Task, a: [u64; 6]) -> SysResult {
 pub(super) fn sys_pwrite64(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     let offset = a[3];
-    write_from_guest(task, &[(a[1], a[2])], |buf| file.pwrite(buf, offset))
+    write_from_guest(task, &[(a[1], a[2])], |_, buf| file.pwrite(buf, offset))
 }
 
 pub(super) fn sys_readv(task: &mut Task, a: [u64; 6]) -> SysResult {
@@ -113,7 +216,7 @@ pub(super) fn sys_writev(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     let iov = read_iovecs(task, a[1], a[2])?;
     stream_transfer(task, &file, PollFlags::OUT, |task| {
-        write_from_guest(task, &iov, |buf| file.write(buf))
+        write_from_guest(task, &iov, |task, buf| write_stream(task, &file, buf))
     })
 }
 
@@ -130,7 +233,7 @@ pub(super) fn sys_pwritev(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     let iov = read_iovecs(task, a[1], a[2])?;
     let offset = a[3];
-    write_from_guest(task, &iov, |buf| file.pwrite(buf, offset))
+    write_from_guest(task, &iov, |_, buf| file.pwrite(buf, offset))
 }
 
 /// getdents64(fd, dirent, count): the host's `linux_dirent64` records are
@@ -244,12 +347,12 @@ fn read_to_guest(
 fn write_from_guest(
     task: &mut Task,
     segments: &[(u64, u64)],
-    op: impl FnOnce(&[u8]) -> Result<usize, Errno>,
+    op: impl FnOnce(&mut Task, &[u8]) -> Result<usize, Errno>,
 ) -> SysResult {
     let (usable, asked) = usable(task, segments, Access::READ);
     let total: usize = usable.iter().map(|&(_, n)| n).sum();
     if total == 0 && asked {
-        op(&[])?;
+        op(task, &[])?;
         return Err(Errno::EFAULT);
     }
     with_io_buffer(total, |buf| {
@@ -258,7 +361,7 @@ fn write_from_guest(
             task.mm.copy_in(addr, &mut buf[done..done + len])?;
             done += len;
         }
-        Ok(op(buf)? as u64)
+        Ok(op(task, buf)? as u64)
     })
 }
 
@@ -290,6 +393,13 @@ pub(super) fn sys_sendfile(task: &mut Task, a: [u64; 6]) -> SysResult {
     let count = count.min(MAX_RW_COUNT) as usize;
     if count == 0 {
         return Ok(0);
+    }
+    // The sentry's own pipes never block on the host: wait for them here
+    // as a blocking sendfile would.
+    for (file, events) in [(&input, PollFlags::IN), (&output, PollFlags::OUT)] {
+        if file.host_never_blocks() {
+            wait_for_stream(task, file, events)?;
+        }
     }
     let done = with_io_buffer(count, |buf| -> Result<usize, Errno> {
         let n = match offset {
