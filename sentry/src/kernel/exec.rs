@@ -198,7 +198,16 @@ pub fn execve(
     if task.group.len() > 1 {
         end_other_threads(task)?;
     }
+    // Linux's exec_mm_release, in the old memory: robust futexes are let
+    // go, and clear_child_tid is cleared and woken if another process
+    // (a CLONE_VM parent) goes on using that memory.
+    if !task.mm.is_shared() {
+        task.clear_child_tid = 0;
+    }
+    super::thread::release_futexes(task);
     task.mm = crate::mm::SharedMm::new(loaded.mm);
+    // A vfork child has let go of its parent's memory: the parent runs on.
+    task.vfork_release = None;
     task.regs = loaded.regs;
     set_identity(task, &execfn, &exe.path, loaded.layout);
     // Before close-on-exec files close: a parent that sees them close
