@@ -90,6 +90,57 @@ static void check_clone_vm(void) {
 	       WEXITSTATUS(st), value);
 }
 
+static int orphan_pipe[2];
+
+static int slow_child(void *arg) {
+	(void)arg;
+	pause_a_little();
+	for (int i = 0; i < 1000; i++)
+		shared_value++;
+	char buf[64];
+	int n = snprintf(buf, sizeof buf, "%d", shared_value);
+	write(orphan_pipe[1], buf, n);
+	return 0;
+}
+
+/* The memory outlives a parent that exits first; a vfork parent killed
+ * while it waits leaves its child running. */
+static void check_orphans(void) {
+	pipe(orphan_pipe);
+	shared_value = 0;
+	pid_t a = fork();
+	if (a == 0) {
+		clone(slow_child, clone_stack + sizeof clone_stack, CLONE_VM | SIGCHLD, NULL);
+		_exit(0);
+	}
+	waitpid(a, NULL, 0);
+	close(orphan_pipe[1]);
+	char buf[64] = {0};
+	read(orphan_pipe[0], buf, sizeof buf - 1);
+	close(orphan_pipe[0]);
+	printf("CLONE_VM child ran on after its parent exited: counted to %s\n", buf);
+
+	pipe(orphan_pipe);
+	a = fork();
+	if (a == 0) {
+		if (vfork() == 0) {
+			kill(getppid(), SIGKILL);
+			pause_a_little();
+			write(orphan_pipe[1], "ran on", 6);
+			_exit(0);
+		}
+		_exit(1);
+	}
+	int st = 0;
+	waitpid(a, &st, 0);
+	close(orphan_pipe[1]);
+	memset(buf, 0, sizeof buf);
+	read(orphan_pipe[0], buf, sizeof buf - 1);
+	close(orphan_pipe[0]);
+	printf("vfork parent killed while waiting: signal %d; its child %s\n",
+	       WIFSIGNALED(st) ? WTERMSIG(st) : 0, buf);
+}
+
 static void check_flags(void) {
 	errno = 0;
 	pid_t p = clone(clone_child, clone_stack + sizeof clone_stack, CLONE_SIGHAND | SIGCHLD, NULL);
@@ -137,5 +188,7 @@ int main(int argc, char **argv) {
 	check_clone_vm();
 	check_flags();
 	check_spawn(argv[0]);
+	/* Last: in the sandbox, this process (pid 1) inherits the orphans. */
+	check_orphans();
 	return 0;
 }
