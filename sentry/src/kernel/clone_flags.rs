@@ -91,7 +91,11 @@ mod tests {
         let sighand = libc::CLONE_SIGHAND;
         let thread = libc::CLONE_THREAD;
         assert_eq!(parse(sighand, 0), Err(Errno::EINVAL), "SIGHAND needs VM");
-        assert_eq!(parse(thread | vm, 0), Err(Errno::EINVAL), "THREAD needs SIGHAND");
+        assert_eq!(
+            parse(thread | vm, 0),
+            Err(Errno::EINVAL),
+            "THREAD needs SIGHAND"
+        );
         assert_eq!(
             parse(libc::CLONE_NEWNS | libc::CLONE_FS, 0),
             Err(Errno::EINVAL)

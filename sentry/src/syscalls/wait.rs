@@ -7,8 +7,8 @@
 use super::Handler;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::process_table::{
-    WaitEvent, WaitFlags, WaitKind, WaitResult, WaitSelector, CLD_CONTINUED, CLD_EXITED, CLD_KILLED,
-    CLD_STOPPED,
+    WaitEvent, WaitFlags, WaitKind, WaitResult, WaitSelector, CLD_CONTINUED, CLD_EXITED,
+    CLD_KILLED, CLD_STOPPED,
 };
 use crate::kernel::sleep::wait_for_post;
 use crate::kernel::{ExitStatus, Task};
