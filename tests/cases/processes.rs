@@ -43,6 +43,7 @@ fn children_sharing_memory_match_native() {
             "clone(CLONE_VM): child wrote 1234, status 5, own pid: yes",
             "__WCLONE wait: found, status 5, child wrote 1234",
             "CLONE_SIGHAND without CLONE_VM: Invalid argument",
+            "after a CLONE_FILES|CLONE_SIGHAND child exec'd (status 8): close-on-exec file open, handler kept",
             "CLONE_VM child ran on after its parent exited: counted to 1000",
             "vfork parent killed while waiting: signal 9; its child ran on",
             "posix_spawn of this program: ok, status 4",

@@ -6,6 +6,7 @@
  * memory the spawned child shares). Built with musl and with glibc. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
@@ -141,6 +142,38 @@ static void check_orphans(void) {
 	       WIFSIGNALED(st) ? WTERMSIG(st) : 0, buf);
 }
 
+static volatile sig_atomic_t got_usr1;
+
+static void on_usr1(int sig) {
+	(void)sig;
+	got_usr1 = 1;
+}
+
+static int exec_child(void *self) {
+	char *args[] = {self, "exec-child", NULL};
+	execve(self, args, environ);
+	return 99;
+}
+
+/* A child sharing the descriptor table and signal actions makes them its
+ * own when it execs: the parent's close-on-exec files stay open and its
+ * handlers stay installed. */
+static void check_shared_exec(const char *self) {
+	signal(SIGUSR1, on_usr1);
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int flags = CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_SIGHAND | SIGCHLD;
+	pid_t p = clone(exec_child, clone_stack + sizeof clone_stack, flags, (void *)self);
+	int st = 0;
+	waitpid(p, &st, 0);
+	raise(SIGUSR1);
+	printf("after a CLONE_FILES|CLONE_SIGHAND child exec'd (status %d): close-on-exec file %s, "
+	       "handler %s\n",
+	       WEXITSTATUS(st), fcntl(fd, F_GETFD) >= 0 ? "open" : "closed",
+	       got_usr1 ? "kept" : "lost");
+	close(fd);
+	signal(SIGUSR1, SIG_DFL);
+}
+
 static void check_flags(void) {
 	errno = 0;
 	pid_t p = clone(clone_child, clone_stack + sizeof clone_stack, CLONE_SIGHAND | SIGCHLD, NULL);
@@ -187,6 +220,7 @@ int main(int argc, char **argv) {
 	check_vfork_exec(argv[0]);
 	check_clone_vm();
 	check_flags();
+	check_shared_exec(argv[0]);
 	check_spawn(argv[0]);
 	/* Last: in the sandbox, this process (pid 1) inherits the orphans. */
 	check_orphans();

@@ -213,7 +213,11 @@ pub fn execve(
     // Before close-on-exec files close: a parent that sees them close
     // must find the child exec'd (setpgid's EACCES).
     task.procs.mark_execed(task.tgid);
+    // A table or actions shared with another process (CLONE_FILES,
+    // CLONE_SIGHAND) become this one's own before they change.
+    task.fds.unshare();
     task.fds.close_on_exec();
+    task.signals.actions.unshare();
     // Caught signals revert to their defaults; ignored ones stay ignored.
     task.signals.actions.update(|actions| {
         for action in actions.iter_mut() {
