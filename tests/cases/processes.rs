@@ -1,6 +1,6 @@
 //! Processes: fork, wait, execve (of programs and #! scripts), pipes
-//! between processes, busybox shell scripts that fork, and copy-on-write
-//! memory after fork.
+//! between processes, busybox shell scripts that fork, copy-on-write
+//! memory after fork, and children sharing memory (vfork, CLONE_VM).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -26,6 +26,33 @@ fn fork_wait_and_exec() {
         "script exit status 42",
     ] {
         assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}
+
+/// vfork, clone(CLONE_VM) and posix_spawn, whose children share the
+/// parent's memory, with both libcs.
+#[test]
+fn children_sharing_memory_match_native() {
+    for name in ["vfork", "vfork_glibc"] {
+        let native = assert_same_as_native(&Run::new(guest(name)));
+        assert_eq!(native.status, 0, "{name}: {native}");
+        let out = native.stdout_text();
+        for line in [
+            "vfork: parent sees 42, child finished first: yes, status 3, reaped: yes",
+            "vfork+exec: parent sees 7, then 7; exec'd child status 8",
+            "clone(CLONE_VM): child wrote 1234, status 5, own pid: yes",
+            "__WCLONE wait: found, status 5, child wrote 1234",
+            "CLONE_SIGHAND without CLONE_VM: Invalid argument",
+            "after a CLONE_FILES|CLONE_SIGHAND child exec'd (status 8): close-on-exec file open, handler kept",
+            "CLONE_VM child ran on after its parent exited: counted to 1000",
+            "vfork parent killed while waiting: signal 9; its child ran on",
+            "posix_spawn of this program: ok, status 4",
+            "posix_spawn of a missing program: No such file or directory",
+            "posix_spawnp of a missing name: No such file or directory",
+            "children left: none",
+        ] {
+            assert!(out.contains(line), "{name}: missing {line:?} in {native}");
+        }
     }
 }
 

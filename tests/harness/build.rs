@@ -2,8 +2,9 @@
 //!
 //! Every `*.c` file becomes a static musl executable of the same name. Two
 //! extra builds of `hello.c` use the host's glibc: `hello_glibc` (static, a
-//! second libc's start-up code) and `hello_dynamic` (dynamically linked,
-//! which rvisor must refuse). Outputs go to `CARGO_TARGET_TMPDIR/guests` and
+//! second libc's start-up code) and `hello_dynamic` (dynamically linked);
+//! `threads_glibc` and `vfork_glibc` are static glibc builds of `threads.c`
+//! and `vfork.c`. Outputs go to `CARGO_TARGET_TMPDIR/guests` and
 //! are only rebuilt when a source or header is newer.
 
 use std::fs;
@@ -68,6 +69,14 @@ fn build_all() -> PathBuf {
         extra_flags: &["-static", "-pthread"],
         source: Path::new(SOURCE_DIR).join("threads.c"),
         output: out_dir.join("threads_glibc"),
+    });
+    // glibc's posix_spawn is clone3(CLONE_VM | CLONE_VFORK) reporting exec
+    // failures through the memory it shares with the child.
+    jobs.push(Job {
+        compiler: "gcc",
+        extra_flags: &["-static"],
+        source: Path::new(SOURCE_DIR).join("vfork.c"),
+        output: out_dir.join("vfork_glibc"),
     });
 
     // Every guest includes the shared headers, so they date every output.

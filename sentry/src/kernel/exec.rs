@@ -198,13 +198,26 @@ pub fn execve(
     if task.group.len() > 1 {
         end_other_threads(task)?;
     }
+    // Linux's exec_mm_release, in the old memory: robust futexes are let
+    // go, and clear_child_tid is cleared and woken if another process
+    // (a CLONE_VM parent) goes on using that memory.
+    if !task.mm.is_shared() {
+        task.clear_child_tid = 0;
+    }
+    super::thread::release_futexes(task);
     task.mm = crate::mm::SharedMm::new(loaded.mm);
+    // A vfork child has let go of its parent's memory: the parent runs on.
+    task.vfork_release = None;
     task.regs = loaded.regs;
     set_identity(task, &execfn, &exe.path, loaded.layout);
     // Before close-on-exec files close: a parent that sees them close
     // must find the child exec'd (setpgid's EACCES).
     task.procs.mark_execed(task.tgid);
+    // A table or actions shared with another process (CLONE_FILES,
+    // CLONE_SIGHAND) become this one's own before they change.
+    task.fds.unshare();
     task.fds.close_on_exec();
+    task.signals.actions.unshare();
     // Caught signals revert to their defaults; ignored ones stay ignored.
     task.signals.actions.update(|actions| {
         for action in actions.iter_mut() {

@@ -1,25 +1,41 @@
-//! `fork`, `vfork` and `clone` without shared memory: a child process on a
-//! host thread of its own, with the parent's memory shared copy-on-write
-//! and a copy of its files, working directory and signal dispositions.
+//! New processes: `fork`, `vfork` and `clone` without CLONE_THREAD. The
+//! child runs on a host thread of its own, with the parent's memory shared
+//! copy-on-write, or (CLONE_VM) the parent's memory manager itself, run as
+//! another thread of the parent's address space on the platform. Files,
+//! working directory and signal actions are copied, or shared with
+//! CLONE_FILES, CLONE_FS and CLONE_SIGHAND. With CLONE_VFORK the calling
+//! thread waits until the child execs or exits.
 
 use std::sync::Arc;
 
-use vmm::{Platform, Regs};
+use vmm::{Platform, Regs, ThreadSeed};
 
 use super::inbox::SignalInbox;
 use super::published::ThreadPublished;
 use super::signal::SignalState;
 use super::thread::{end_thread, run_thread};
 use super::thread_group::ThreadGroup;
+use super::vfork::{vfork_pair, VforkRelease};
 use super::{ExitStatus, Task};
 use crate::errno::Errno;
-use crate::mm::{ForkedMemory, MemoryManager};
+use crate::mm::{ForkedMemory, MemoryManager, SharedMm};
+
+/// The child's memory, moved to the child's thread.
+enum ChildMemory {
+    /// A copy-on-write copy of the parent's: the child's thread makes its
+    /// own address space (a ptrace stub is traced by the thread that
+    /// creates it) and context.
+    Forked(ForkedMemory),
+    /// CLONE_VM: the parent's memory manager, and a context in the making
+    /// in the parent's address space (as a thread's).
+    Shared(SharedMm, Box<dyn ThreadSeed>),
+}
 
 /// What the child copies from its parent, moved to the child's thread.
 struct ChildStart {
     pid: i32,
     regs: Regs,
-    memory: ForkedMemory,
+    memory: ChildMemory,
     platform: Arc<dyn Platform>,
     template: ChildTemplate,
 }
@@ -46,23 +62,39 @@ struct ChildTemplate {
     no_new_privs: bool,
     strace: bool,
     clear_child_tid: u64,
+    vfork_release: Option<VforkRelease>,
 }
 
 impl ChildTemplate {
+    /// The child's state from `parent`'s: shared where clone's `flags`
+    /// say CLONE_FILES, CLONE_FS or CLONE_SIGHAND, else copied.
     fn from_parent(
         parent: &Task,
         pid: i32,
         inbox: Arc<SignalInbox>,
         platform: Arc<dyn Platform>,
+        flags: i32,
     ) -> Self {
         let published = ThreadPublished::new(parent.signals.mask, &parent.comm);
+        let mut signals = parent.signals.for_child();
+        if flags & libc::CLONE_SIGHAND != 0 {
+            signals.actions = parent.signals.actions.clone();
+        }
         ChildTemplate {
             group: ThreadGroup::new(pid, inbox.clone(), published.clone()),
             published,
             pid,
-            fds: parent.fds.duplicate(),
-            fs: parent.fs.duplicate(),
-            signals: parent.signals.for_child(),
+            fds: if flags & libc::CLONE_FILES != 0 {
+                parent.fds.share()
+            } else {
+                parent.fds.duplicate()
+            },
+            fs: if flags & libc::CLONE_FS != 0 {
+                parent.fs.share()
+            } else {
+                parent.fs.duplicate()
+            },
+            signals,
             inbox,
             procs: parent.procs.clone(),
             platform,
@@ -75,10 +107,11 @@ impl ChildTemplate {
             no_new_privs: parent.no_new_privs,
             strace: parent.strace,
             clear_child_tid: 0,
+            vfork_release: None,
         }
     }
 
-    fn with_memory(self, mm: MemoryManager, regs: Regs) -> Task {
+    fn with_memory(self, mm: SharedMm, regs: Regs) -> Task {
         let mut t = Task::new(
             self.pid,
             regs,
@@ -102,39 +135,73 @@ impl ChildTemplate {
         t.no_new_privs = self.no_new_privs;
         t.strace = self.strace;
         t.clear_child_tid = self.clear_child_tid;
+        t.vfork_release = self.vfork_release;
         t
     }
 }
 
 /// What `clone` asks of the new child beyond a copy of the parent.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct CloneOptions {
+    /// clone's flags without the exit signal; CLONE_VM, CLONE_FILES,
+    /// CLONE_FS, CLONE_SIGHAND and CLONE_VFORK matter here.
+    pub flags: i32,
+    /// The signal the child's exit sends this process (0: none).
+    pub exit_signal: i32,
     /// Stack pointer for the child (0: the parent's).
     pub stack: u64,
     /// `CLONE_SETTLS`: the child's FS base.
     pub tls: Option<u64>,
+    /// `CLONE_PARENT_SETTID`: where to store the child's pid in the
+    /// parent's memory.
+    pub parent_settid: Option<u64>,
     /// `CLONE_CHILD_SETTID`: where to store the child's tid in its memory.
     pub child_settid: Option<u64>,
     /// `CLONE_CHILD_CLEARTID`.
     pub child_cleartid: Option<u64>,
 }
 
-/// Start a child process of `parent`; returns its pid.
+impl Default for CloneOptions {
+    /// `fork()`.
+    fn default() -> Self {
+        CloneOptions {
+            flags: 0,
+            exit_signal: libc::SIGCHLD,
+            stack: 0,
+            tls: None,
+            parent_settid: None,
+            child_settid: None,
+            child_cleartid: None,
+        }
+    }
+}
+
+impl CloneOptions {
+    /// `vfork()`: CLONE_VM | CLONE_VFORK | SIGCHLD.
+    pub fn vfork() -> Self {
+        CloneOptions {
+            flags: libc::CLONE_VM | libc::CLONE_VFORK,
+            ..CloneOptions::default()
+        }
+    }
+}
+
+/// Start a child process of `parent`; returns its pid (with CLONE_VFORK,
+/// once the child has exec'd or exited, or a fatal signal came).
 pub fn fork(parent: &mut Task, opts: CloneOptions) -> Result<i32, Errno> {
     let platform = parent.platform.clone().ok_or(Errno::ENOSYS)?;
-    let memory = {
-        let mut mm = parent.mm.lock();
-        let memory = mm.fork_share()?;
-        // The stack and the thread's TLS block (libc writes the child's
-        // tid there) are written on both sides right away.
-        mm.fork_unshare_hot(parent.regs.rsp)?;
-        mm.fork_unshare_hot(parent.regs.fs_base)?;
-        memory
-    };
     let inbox = Arc::new(SignalInbox::default());
     let pid = parent
         .procs
         .add(parent.tgid, inbox.clone(), parent.creds.uid)?;
+    parent.procs.set_exit_signal(pid, opts.exit_signal);
+    let memory = match child_memory(parent, opts.flags) {
+        Ok(memory) => memory,
+        Err(e) => {
+            parent.procs.remove_unstarted(pid);
+            return Err(e);
+        }
+    };
 
     let mut regs = parent.regs;
     regs.rax = 0;
@@ -144,13 +211,22 @@ pub fn fork(parent: &mut Task, opts: CloneOptions) -> Result<i32, Errno> {
     if let Some(tls) = opts.tls {
         regs.fs_base = tls;
     }
-    // Everything but memory is copied now, on the parent's thread; the
-    // child's thread makes its own address space (a ptrace stub is traced
-    // by the thread that creates it).
-    let mut template = ChildTemplate::from_parent(parent, pid, inbox, platform.clone());
+    // Everything but memory is copied now, on the parent's thread.
+    let mut template = ChildTemplate::from_parent(parent, pid, inbox, platform.clone(), opts.flags);
     template.clear_child_tid = opts.child_cleartid.unwrap_or(0);
+    let vfork = (opts.flags & libc::CLONE_VFORK != 0).then(|| {
+        let (wait, release) = vfork_pair(parent.inbox.clone());
+        template.vfork_release = Some(release);
+        wait
+    });
     parent.procs.set_group(pid, template.group.clone());
-    let group = template.group.clone();
+    // In the parent's memory only (after the copy), before the child runs.
+    if let Some(addr) = opts.parent_settid {
+        if let Err(e) = parent.mm.write_val(addr, &pid) {
+            parent.procs.remove_unstarted(pid);
+            return Err(e);
+        }
+    }
     let start = ChildStart {
         pid,
         regs,
@@ -158,7 +234,6 @@ pub fn fork(parent: &mut Task, opts: CloneOptions) -> Result<i32, Errno> {
         platform,
         template,
     };
-    let procs = parent.procs.clone();
     let settid = opts.child_settid;
     let spawned = super::host_thread::spawn(format!("rvisor-pid-{pid}"), move || {
         let procs = start.template.procs.clone();
@@ -167,12 +242,33 @@ pub fn fork(parent: &mut Task, opts: CloneOptions) -> Result<i32, Errno> {
         }
     });
     if spawned.is_err() {
-        group.remove(pid);
-        procs.exit(pid, ExitStatus::Signaled(libc::SIGKILL));
-        let _ = procs.reap(parent.tgid, pid);
+        parent.procs.remove_unstarted(pid);
         return Err(Errno::EAGAIN);
     }
+    if let Some(wait) = vfork {
+        wait.wait(parent);
+    }
     Ok(pid)
+}
+
+/// The child's memory: the parent's shared (CLONE_VM in `flags`), or a
+/// copy-on-write copy of it.
+fn child_memory(parent: &Task, flags: i32) -> Result<ChildMemory, Errno> {
+    if flags & libc::CLONE_VM != 0 {
+        let asp = parent.mm.lock().address_space();
+        let seed = asp.spawn_thread().map_err(|e| {
+            tracing::warn!("cannot start a process sharing memory: {e}");
+            Errno::EAGAIN
+        })?;
+        return Ok(ChildMemory::Shared(parent.mm.clone(), seed));
+    }
+    let mut mm = parent.mm.lock();
+    let memory = mm.fork_share()?;
+    // The stack and the thread's TLS block (libc writes the child's
+    // tid there) are written on both sides right away.
+    mm.fork_unshare_hot(parent.regs.rsp)?;
+    mm.fork_unshare_hot(parent.regs.fs_base)?;
+    Ok(ChildMemory::Forked(memory))
 }
 
 /// Run the child's first thread; the process's exit status when this
@@ -187,9 +283,15 @@ fn run_child(start: ChildStart, settid: Option<u64>) -> Option<ExitStatus> {
     } = start;
     let group = template.group.clone();
     let setup = || -> Result<(Task, Box<dyn vmm::Context>), String> {
-        let asp = platform.new_address_space().map_err(|e| e.to_string())?;
-        let mm = MemoryManager::from_fork(memory, asp).map_err(|e| e.to_string())?;
-        let ctx = platform.new_context().map_err(|e| e.to_string())?;
+        let (mm, ctx) = match memory {
+            ChildMemory::Forked(memory) => {
+                let asp = platform.new_address_space().map_err(|e| e.to_string())?;
+                let mm = MemoryManager::from_fork(memory, asp).map_err(|e| e.to_string())?;
+                let ctx = platform.new_context().map_err(|e| e.to_string())?;
+                (SharedMm::new(mm), ctx)
+            }
+            ChildMemory::Shared(mm, seed) => (mm, seed.into_context().map_err(|e| e.to_string())?),
+        };
         let task = template.with_memory(mm, regs);
         task.publish_facts();
         if let Some(addr) = settid {

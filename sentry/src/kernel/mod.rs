@@ -1,5 +1,6 @@
 //! Tasks and the loop that runs them.
 
+pub mod clone_flags;
 pub mod exec;
 pub mod fork;
 pub mod futex;
@@ -20,5 +21,6 @@ pub mod sleep;
 pub mod task;
 pub mod thread;
 pub mod thread_group;
+pub mod vfork;
 
 pub use task::{Credentials, ExitStatus, Task};

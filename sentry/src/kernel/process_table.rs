@@ -10,7 +10,7 @@ mod wait;
 
 pub use groups::{KillScope, KillTarget};
 pub use view::ProcEntry;
-pub use wait::{WaitEvent, WaitFlags, WaitResult, WaitSelector};
+pub use wait::{WaitEvent, WaitFlags, WaitKind, WaitResult, WaitSelector};
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -37,6 +37,9 @@ struct Proc {
     execed: bool,
     /// Job-control state: stopped or not, and what `wait` may report.
     job: job::JobState,
+    /// The signal its exit sends the parent (clone's low byte; 0: none).
+    /// A child with another than SIGCHLD is a "clone" child for `wait`.
+    exit_signal: i32,
 }
 
 /// The next pid to try, and every process by pid.
@@ -95,6 +98,7 @@ impl ProcessTable {
                 sid,
                 execed: false,
                 job: job::JobState::default(),
+                exit_signal: libc::SIGCHLD,
             },
         );
         Ok(pid)
@@ -138,6 +142,21 @@ impl ProcessTable {
         let tid = self.next_id(&mut g)?;
         self.threads().insert(tid, (tgid, inbox));
         Ok(tid)
+    }
+
+    /// Process `pid` tells its parent of its exit with `sig` (0: not at
+    /// all) rather than SIGCHLD.
+    pub fn set_exit_signal(&self, pid: i32, sig: i32) {
+        if let Some(p) = self.lock().1.get_mut(&pid) {
+            p.exit_signal = sig;
+        }
+    }
+
+    /// Process `pid`, which never ran, is gone without a trace: no zombie,
+    /// no signal to its parent.
+    pub fn remove_unstarted(&self, pid: i32) {
+        let mut g = self.lock();
+        self.forget(&mut g, pid);
     }
 
     /// Thread `tid` (not a process's first) has ended.
@@ -233,23 +252,27 @@ impl ProcessTable {
         let Some(p) = g.1.get_mut(&pid) else { return };
         p.zombie = Some(status);
         p.job = job::JobState::default();
-        let (ppid, uid) = (p.ppid, p.uid);
+        let (ppid, uid, exit_signal) = (p.ppid, p.uid, p.exit_signal);
         let mut orphan_zombies = false;
         for child in g.1.values_mut().filter(|c| c.ppid == pid) {
             child.ppid = INIT_PID;
+            // As Linux's reparent_leader: init hears of it with SIGCHLD.
+            child.exit_signal = libc::SIGCHLD;
             orphan_zombies |= child.zombie.is_some();
         }
         let (code, value) = match status {
             ExitStatus::Exited(c) => (CLD_EXITED, i64::from(c)),
             ExitStatus::Signaled(s) => (CLD_KILLED, i64::from(s)),
         };
-        let mut info = SigInfo::from_sender(libc::SIGCHLD, code, pid, uid);
+        let mut info = SigInfo::from_sender(exit_signal, code, pid, uid);
         info.fields[1] = value as u64;
         // Posted under the lock: a parent that reaps the zombie has had
         // its SIGCHLD posted already, as on Linux.
         match g.1.get(&ppid).filter(|p| p.zombie.is_none()) {
             Some(parent) => {
-                self.post_locked(ppid, &parent.inbox, info);
+                if exit_signal != 0 {
+                    self.post_locked(ppid, &parent.inbox, info);
+                }
                 self.nudge_threads(ppid, &parent.inbox);
             }
             // No parent left to reap it.
@@ -257,6 +280,7 @@ impl ProcessTable {
         }
         if orphan_zombies {
             if let Some(init) = g.1.get(&INIT_PID) {
+                info.signo = libc::SIGCHLD;
                 init.inbox.post(info);
             }
         }
@@ -316,6 +340,56 @@ mod tests {
         t.exit(b, ExitStatus::Signaled(9));
         assert_eq!(t.reap(init, -1), Ok(Some((b, ExitStatus::Signaled(9)))));
         assert_eq!(t.reap(init, -1), Err(Errno::ECHILD));
+    }
+
+    #[test]
+    fn a_child_with_another_exit_signal_is_a_clone_child() {
+        let t = ProcessTable::new(8);
+        let parent_inbox = Arc::new(SignalInbox::default());
+        let init = t.add(0, parent_inbox.clone(), 0).unwrap();
+        let quiet = t.add(init, Arc::default(), 0).unwrap();
+        t.set_exit_signal(quiet, 0);
+        let usr1 = t.add(init, Arc::default(), 0).unwrap();
+        t.set_exit_signal(usr1, libc::SIGUSR1);
+        t.exit(quiet, ExitStatus::Exited(1));
+        assert!(parent_inbox.drain().is_empty(), "exit signal 0 sends none");
+        t.exit(usr1, ExitStatus::Exited(2));
+        assert_eq!(parent_inbox.drain()[0].signo, libc::SIGUSR1);
+        let plain = WaitFlags {
+            kind: WaitKind::Normal,
+            ..WaitFlags::EXITED
+        };
+        assert_eq!(t.wait(init, WaitSelector::Any, plain), Err(Errno::ECHILD));
+        let clones = WaitFlags {
+            kind: WaitKind::Clone,
+            ..plain
+        };
+        let got = t.wait(init, WaitSelector::Pid(usr1), clones).unwrap();
+        assert_eq!(got.map(|r| r.pid), Some(usr1));
+        // A process that never ran leaves no zombie and sends no signal.
+        let never = t.add(init, Arc::default(), 0).unwrap();
+        t.remove_unstarted(never);
+        assert!(parent_inbox.drain().is_empty());
+        assert_eq!(t.ppid(never), 0);
+    }
+
+    #[test]
+    fn orphans_tell_init_with_sigchld() {
+        let t = ProcessTable::new(8);
+        let init_inbox = Arc::new(SignalInbox::default());
+        let init = t.add(0, init_inbox.clone(), 0).unwrap();
+        let a = t.add(init, Arc::default(), 0).unwrap();
+        let b = t.add(a, Arc::default(), 0).unwrap();
+        t.set_exit_signal(b, 0);
+        t.exit(a, ExitStatus::Exited(0));
+        init_inbox.drain();
+        t.exit(b, ExitStatus::Exited(0));
+        assert_eq!(init_inbox.drain()[0].signo, libc::SIGCHLD);
+        let plain = WaitFlags {
+            kind: WaitKind::Normal,
+            ..WaitFlags::EXITED
+        };
+        assert!(t.wait(init, WaitSelector::Pid(b), plain).unwrap().is_some());
     }
 
     #[test]

@@ -120,6 +120,14 @@ impl SigActions {
     pub fn duplicate(&self) -> Self {
         SigActions(Arc::new(Mutex::new(self.snapshot())))
     }
+
+    /// Make these actions the caller's own if another task shares them
+    /// (`execve` after CLONE_SIGHAND).
+    pub fn unshare(&mut self) {
+        if Arc::strong_count(&self.0) > 1 {
+            *self = self.duplicate();
+        }
+    }
 }
 
 pub struct SignalState {

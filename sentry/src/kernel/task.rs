@@ -12,7 +12,8 @@ use crate::kernel::published::ThreadPublished;
 use crate::kernel::signal::SignalState;
 use crate::kernel::signal_delivery::PendingSignals;
 use crate::kernel::thread_group::ThreadGroup;
-use crate::mm::{MemoryManager, SharedMm};
+use crate::kernel::vfork::VforkRelease;
+use crate::mm::SharedMm;
 use crate::vfs::procfs::ImageLayout;
 use crate::vfs::{FdTable, FsContext};
 
@@ -125,6 +126,9 @@ pub struct Task {
     pub published: Arc<ThreadPublished>,
     /// Print each system call (`--strace`).
     pub strace: bool,
+    /// A vfork child's hold on its parent: dropped when it lets go of the
+    /// parent's memory (`execve` or exit), which lets the parent run on.
+    pub vfork_release: Option<VforkRelease>,
 }
 
 impl Task {
@@ -133,7 +137,7 @@ impl Task {
     pub fn new(
         tid: i32,
         regs: Regs,
-        mm: MemoryManager,
+        mm: impl Into<SharedMm>,
         fds: FdTable,
         fs: FsContext,
         creds: Credentials,
@@ -147,7 +151,7 @@ impl Task {
             tid,
             tgid: tid,
             regs,
-            mm: SharedMm::new(mm),
+            mm: mm.into(),
             fds,
             fs,
             signals: SignalState::default(),
@@ -177,6 +181,7 @@ impl Task {
             exit_status: None,
             exit_thread_only: false,
             strace: false,
+            vfork_release: None,
         }
     }
 
@@ -248,6 +253,7 @@ impl Task {
             group: self.group.clone(),
             published,
             strace: self.strace,
+            vfork_release: None,
         }
     }
 }

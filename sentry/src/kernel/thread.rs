@@ -28,8 +28,8 @@ pub struct ThreadOptions {
 /// Start a new thread of `parent`'s process; returns its tid.
 pub fn spawn_thread(parent: &mut Task, opts: ThreadOptions) -> Result<i32, Errno> {
     let flags = opts.flags;
-    // Linux's rules: a thread shares the signal actions, which need a
-    // shared address space.
+    // Linux's rules (checked by `CloneRequest::parse` for clone): a thread
+    // shares the signal actions, which need a shared address space.
     let needs = libc::CLONE_VM | libc::CLONE_SIGHAND;
     if flags & needs != needs {
         return Err(Errno::EINVAL);
@@ -148,10 +148,11 @@ const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 /// Most robust-list entries followed (Linux's ROBUST_LIST_LIMIT).
 const ROBUST_LIST_LIMIT: usize = 2048;
 
-/// What Linux does for an exiting thread: mark the robust futexes it holds
-/// as owner-dead (waking a waiter), then clear `clear_child_tid` and wake
-/// whoever joins the thread.
-fn release_futexes(task: &mut Task) {
+/// What Linux does for an exiting or exec'ing thread (while it still has
+/// its old memory): mark the robust futexes it holds as owner-dead (waking
+/// a waiter), then clear `clear_child_tid` and wake whoever joins the
+/// thread.
+pub(super) fn release_futexes(task: &mut Task) {
     let (head, len) = task.robust_list;
     if head != 0 && len == 24 {
         release_robust_list(task, head);

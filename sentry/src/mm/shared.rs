@@ -21,6 +21,12 @@ impl WeakMm {
     }
 }
 
+impl From<MemoryManager> for SharedMm {
+    fn from(mm: MemoryManager) -> Self {
+        SharedMm::new(mm)
+    }
+}
+
 impl SharedMm {
     pub fn new(mm: MemoryManager) -> Self {
         SharedMm(Arc::new(Mutex::new(mm)))
@@ -40,6 +46,12 @@ impl SharedMm {
     /// A number identifying this memory manager while it lives (futex keys).
     pub fn id(&self) -> usize {
         Arc::as_ptr(&self.0) as usize
+    }
+
+    /// Whether another task (or a passing reader such as /proc) holds
+    /// this memory manager too.
+    pub fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.0) > 1
     }
 
     /// Whether `other` is the same memory manager.

@@ -3,6 +3,7 @@
 
 use super::Handler;
 use crate::errno::{Errno, SysResult};
+use crate::kernel::clone_flags::CloneRequest;
 use crate::kernel::exec::execve;
 use crate::kernel::fork::{fork, CloneOptions};
 use crate::kernel::thread::{spawn_thread, ThreadOptions};
@@ -114,20 +115,19 @@ fn sys_fork(task: &mut Task, _a: [u64; 6]) -> SysResult {
     fork(task, CloneOptions::default()).map(|pid| pid as u64)
 }
 
-/// vfork runs as fork: the child gets a copy rather than the parent's
-/// memory, which every program that only calls execve or _exit in the
-/// child cannot tell apart.
+/// vfork: the child runs in the caller's memory while the caller waits
+/// for it to exec or exit.
 fn sys_vfork(task: &mut Task, _a: [u64; 6]) -> SysResult {
-    fork(task, CloneOptions::default()).map(|pid| pid as u64)
+    fork(task, CloneOptions::vfork()).map(|pid| pid as u64)
 }
 
 fn sys_clone(task: &mut Task, a: [u64; 6]) -> SysResult {
     // x86-64 order: flags, stack, parent_tid, child_tid, tls.
     let [flags, stack, parent_tid, child_tid, tls, _] = a;
-    let flags = flags as i32;
-    if flags & libc::CLONE_THREAD != 0 {
+    let req = CloneRequest::parse(flags)?;
+    if req.is_thread() {
         let opts = ThreadOptions {
-            flags,
+            flags: req.flags,
             stack,
             parent_tid,
             child_tid,
@@ -135,30 +135,20 @@ fn sys_clone(task: &mut Task, a: [u64; 6]) -> SysResult {
         };
         return spawn_thread(task, opts).map(|tid| tid as u64);
     }
-    let shared = libc::CLONE_VM
-        | libc::CLONE_THREAD
-        | libc::CLONE_SIGHAND
-        | libc::CLONE_FILES
-        | libc::CLONE_FS;
-    // CLONE_VM with CLONE_VFORK is posix_spawn's vfork: a copy works too.
-    let vfork_like = flags & (libc::CLONE_VM | libc::CLONE_VFORK)
-        == libc::CLONE_VM | libc::CLONE_VFORK
-        && flags & (libc::CLONE_THREAD | libc::CLONE_SIGHAND) == 0;
-    if flags & shared != 0 && !vfork_like {
-        tracing::warn!("clone with shared state ({flags:#x}) is not supported yet");
+    if req.has(libc::CLONE_PIDFD) {
+        tracing::warn!("clone with CLONE_PIDFD is not supported yet");
         return Err(Errno::ENOSYS);
     }
     let opts = CloneOptions {
+        flags: req.flags,
+        exit_signal: req.exit_signal,
         stack,
-        tls: (flags & libc::CLONE_SETTLS != 0).then_some(tls),
-        child_settid: (flags & libc::CLONE_CHILD_SETTID != 0).then_some(child_tid),
-        child_cleartid: (flags & libc::CLONE_CHILD_CLEARTID != 0).then_some(child_tid),
+        tls: req.has(libc::CLONE_SETTLS).then_some(tls),
+        parent_settid: req.has(libc::CLONE_PARENT_SETTID).then_some(parent_tid),
+        child_settid: req.has(libc::CLONE_CHILD_SETTID).then_some(child_tid),
+        child_cleartid: req.has(libc::CLONE_CHILD_CLEARTID).then_some(child_tid),
     };
-    let pid = fork(task, opts)?;
-    if flags & libc::CLONE_PARENT_SETTID != 0 {
-        task.mm.write_val(parent_tid, &pid)?;
-    }
-    Ok(pid as u64)
+    fork(task, opts).map(|pid| pid as u64)
 }
 
 /// `struct clone_args` as of Linux 5.3 (CLONE_ARGS_SIZE_VER0): flags,
@@ -187,7 +177,19 @@ fn sys_clone3(task: &mut Task, a: [u64; 6]) -> SysResult {
         tracing::warn!("clone3 with pidfds, set_tid or a cgroup is not implemented");
         return Err(Errno::ENOSYS);
     }
-    if flags > u64::from(u32::MAX) || exit_signal > 64 || (stack == 0) != (stack_size == 0) {
+    // The low byte carries the exit signal for clone only: clone3 keeps
+    // it for flags, of which there is one (a time namespace).
+    const CLONE_NEWTIME: u64 = 0x80;
+    if flags & CLONE_NEWTIME != 0 {
+        tracing::warn!("clone3 with a new time namespace is not supported");
+        return Err(Errno::ENOSYS);
+    }
+    let low_byte = flags & 0x7f != 0;
+    if flags > u64::from(u32::MAX)
+        || low_byte
+        || exit_signal > 64
+        || (stack == 0) != (stack_size == 0)
+    {
         return Err(Errno::EINVAL);
     }
     let top = if stack == 0 {

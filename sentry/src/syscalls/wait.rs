@@ -7,8 +7,8 @@
 use super::Handler;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::process_table::{
-    WaitEvent, WaitFlags, WaitResult, WaitSelector, CLD_CONTINUED, CLD_EXITED, CLD_KILLED,
-    CLD_STOPPED,
+    WaitEvent, WaitFlags, WaitKind, WaitResult, WaitSelector, CLD_CONTINUED, CLD_EXITED,
+    CLD_KILLED, CLD_STOPPED,
 };
 use crate::kernel::sleep::wait_for_post;
 use crate::kernel::{ExitStatus, Task};
@@ -67,6 +67,7 @@ fn sys_wait4(task: &mut Task, a: [u64; 6]) -> SysResult {
         stopped: options & libc::WUNTRACED != 0,
         continued: options & libc::WCONTINUED != 0,
         nowait: false,
+        kind: WaitKind::from_options(options),
     };
     let Some(r) = wait_for_child(task, sel, flags, options & libc::WNOHANG != 0)? else {
         return Ok(0);
@@ -123,6 +124,7 @@ fn waitid_result(task: &mut Task, a: [u64; 6]) -> Result<Option<WaitResult>, Err
         stopped: options & libc::WSTOPPED != 0,
         continued: options & libc::WCONTINUED != 0,
         nowait: options & libc::WNOWAIT != 0,
+        kind: WaitKind::from_options(options),
     };
     wait_for_child(task, sel, flags, options & libc::WNOHANG != 0)
 }

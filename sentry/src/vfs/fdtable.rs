@@ -63,6 +63,14 @@ impl FdTable {
         }
     }
 
+    /// Make this table the caller's own if another task shares it
+    /// (`execve` after CLONE_FILES, as Linux's unshare_files).
+    pub fn unshare(&mut self) {
+        if Arc::strong_count(&self.entries) > 1 {
+            *self = self.duplicate();
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, BTreeMap<i32, Entry>> {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -13,6 +13,40 @@ pub enum WaitSelector {
     Pgid(i32),
 }
 
+/// Which children a wait looks at by how they tell their exit: Linux
+/// calls a child whose exit signal is not SIGCHLD a "clone" child.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum WaitKind {
+    /// Children that send SIGCHLD (no option).
+    #[default]
+    Normal,
+    /// The others (`__WCLONE`).
+    Clone,
+    /// Both (`__WALL`).
+    All,
+}
+
+impl WaitKind {
+    /// From wait4/waitid's options: `__WALL` wins over `__WCLONE`.
+    pub fn from_options(options: i32) -> WaitKind {
+        if options & libc::__WALL != 0 {
+            WaitKind::All
+        } else if options & libc::__WCLONE != 0 {
+            WaitKind::Clone
+        } else {
+            WaitKind::Normal
+        }
+    }
+
+    fn matches(self, exit_signal: i32) -> bool {
+        match self {
+            WaitKind::All => true,
+            WaitKind::Normal => exit_signal == libc::SIGCHLD,
+            WaitKind::Clone => exit_signal != libc::SIGCHLD,
+        }
+    }
+}
+
 /// Which changes a wait reports, and whether it consumes them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct WaitFlags {
@@ -21,6 +55,7 @@ pub struct WaitFlags {
     pub continued: bool,
     /// `WNOWAIT`: report but leave the child waitable.
     pub nowait: bool,
+    pub kind: WaitKind,
 }
 
 impl WaitFlags {
@@ -29,6 +64,7 @@ impl WaitFlags {
         stopped: false,
         continued: false,
         nowait: false,
+        kind: WaitKind::All,
     };
 }
 
@@ -87,7 +123,10 @@ impl ProcessTable {
         for (&pid, p) in g.1.iter().filter(|(_, p)| p.ppid == parent) {
             // A zombie counts only for a wait that takes exits: asked only
             // for stops, Linux answers ECHILD when all it has are zombies.
-            if !sel.matches(pid, p) || (p.zombie.is_some() && !flags.exited) {
+            if !sel.matches(pid, p)
+                || !flags.kind.matches(p.exit_signal)
+                || (p.zombie.is_some() && !flags.exited)
+            {
                 continue;
             }
             any = true;
