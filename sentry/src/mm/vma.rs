@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use vmm::Access;
 
+use super::file_map::FileMap;
+
 /// What a VMA is for; only affects growth and reporting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VmaKind {
@@ -26,6 +28,29 @@ pub struct Vma {
     pub end: u64,
     pub perms: Access,
     pub kind: VmaKind,
+    /// The file mapped here, if any (`file_map.rs`).
+    pub file: Option<FileMap>,
+}
+
+impl Vma {
+    /// Whether processes mapping these pages share them after fork (and a
+    /// write is seen by every mapping): MAP_SHARED memory, anonymous or of
+    /// a file.
+    pub fn is_shared(&self) -> bool {
+        self.kind == VmaKind::Shared || self.file.as_ref().is_some_and(|f| f.shared)
+    }
+
+    /// Whether `next`, starting at `start + len` right after this VMA
+    /// (which starts at `start`), could be the same VMA.
+    fn continued_by(&self, len: u64, next: &Vma) -> bool {
+        self.perms == next.perms
+            && self.kind == next.kind
+            && match (&self.file, &next.file) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.continued_by(len, b),
+                _ => false,
+            }
+    }
 }
 
 /// Non-overlapping VMAs keyed by start address.
@@ -115,7 +140,8 @@ impl VmaSet {
             return;
         }
         self.map.get_mut(&s).expect("vma present").end = addr;
-        self.map.insert(addr, Vma { end: v.end, ..v });
+        let file = v.file.as_ref().map(|f| f.advanced(addr - s));
+        self.map.insert(addr, Vma { file, ..v });
     }
 
     /// Remove all of `[start, end)`, splitting VMAs that straddle the edges.
@@ -150,12 +176,9 @@ impl VmaSet {
         let mut prev: Option<u64> = None;
         for k in keys {
             if let Some(p) = prev {
-                let (pe, pperm, pkind) = {
-                    let pv = &self.map[&p];
-                    (pv.end, pv.perms, pv.kind)
-                };
+                let pv = &self.map[&p];
                 let v = &self.map[&k];
-                if pe == k && pperm == v.perms && pkind == v.kind {
+                if pv.end == k && pv.continued_by(k - p, v) {
                     let end = v.end;
                     self.map.remove(&k);
                     self.map.get_mut(&p).expect("vma present").end = end;
@@ -212,6 +235,7 @@ mod tests {
             end,
             perms: Access::READ | Access::WRITE,
             kind: VmaKind::Anon,
+            file: None,
         }
     }
 
