@@ -542,4 +542,6 @@ fn platform_errno(e: vmm::PlatformError) -> Errno {
 }
 
 #[cfg(test)]
+mod file_tests;
+#[cfg(test)]
 mod tests;
