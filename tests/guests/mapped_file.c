@@ -56,7 +56,33 @@ static void unlinked_while_mapped(const char *path) {
 	munmap(m, PAGE);
 }
 
-int main(void) {
+/* `mapped_file host FILE`: a shared writable mapping of a file of the
+ * read-only host tree: the sandbox copies it up, so the store is the
+ * guest's file's and never the host's. */
+static int host_file(const char *name) {
+	int fd = open(name, O_RDWR);
+	if (fd < 0)
+		return 1;
+	char *m = mmap(NULL, PAGE, RW, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED)
+		return 2;
+	printf("mapped: %.9s\n", m);
+	memcpy(m, "GUEST", 5);
+	char buf[10] = {0};
+	pread(fd, buf, 9, 0);
+	printf("read back: %s\n", buf);
+	int ro = open(name, O_RDONLY);
+	char *r = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, ro, 0);
+	if (r == MAP_FAILED)
+		return 3;
+	printf("read-only mapping: %.9s\n", r);
+	printf("mprotect to writable: %s\n", mprotect(r, PAGE, RW) == 0 ? "allowed" : "refused");
+	return 0;
+}
+
+int main(int argc, char **argv) {
+	if (argc == 3 && strcmp(argv[1], "host") == 0)
+		return host_file(argv[2]);
 	char path[64];
 	snprintf(path, sizeof path, "/tmp/mapped_file.%d", (int)getpid());
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);

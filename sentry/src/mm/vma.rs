@@ -261,6 +261,54 @@ mod tests {
         assert_eq!(s.iter().count(), 1);
     }
 
+    struct NoFile;
+
+    impl crate::mm::MappedFile for NoFile {
+        fn size(&self) -> u64 {
+            0
+        }
+        fn pin(&self, _: u64, _: u64) -> Result<Vec<vmm::FileRange>, crate::errno::Errno> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn file_vmas_split_at_the_right_offset_and_merge_only_when_continuous() {
+        let file: std::sync::Arc<dyn crate::mm::MappedFile> = std::sync::Arc::new(NoFile);
+        let map = |offset| FileMap {
+            file: file.clone(),
+            offset,
+            shared: true,
+            may_write: true,
+        };
+        let mut s = VmaSet::default();
+        s.insert(
+            0x1000,
+            Vma {
+                file: Some(map(0x10000)),
+                ..vma(0x5000)
+            },
+        );
+        s.set_perms(0x2000, 0x3000, Access::READ);
+        let offsets: Vec<u64> = s
+            .iter()
+            .map(|(_, v)| v.file.as_ref().unwrap().offset)
+            .collect();
+        assert_eq!(offsets, vec![0x10000, 0x11000, 0x12000]);
+        s.set_perms(0x2000, 0x3000, Access::READ | Access::WRITE);
+        assert_eq!(s.iter().count(), 1, "the pieces continue each other");
+        // The same file at a non-adjacent offset stays a VMA of its own.
+        s.insert(
+            0x5000,
+            Vma {
+                file: Some(map(0x30000)),
+                ..vma(0x6000)
+            },
+        );
+        s.set_perms(0x1000, 0x6000, Access::READ | Access::WRITE);
+        assert_eq!(s.iter().count(), 2);
+    }
+
     #[test]
     fn gaps_are_found_top_down() {
         let mut s = VmaSet::default();
