@@ -44,3 +44,21 @@ fn shared_anonymous_memory_and_futexes_work_across_fork() {
         "{native}"
     );
 }
+
+/// MAP_SHARED mappings of a file in /tmp are the file's pages: stores reach
+/// read() and every other mapping (forked or independent), writes reach the
+/// mappings, a page past the end raises SIGBUS, and the data stays in the
+/// file after munmap.
+#[test]
+fn shared_file_mappings_are_the_file() {
+    let native = assert_same_as_native(&Run::new(guest("mapped_file")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    assert!(!out.contains(": no\n"), "{native}");
+    assert!(
+        out.contains("read past the end: SIGBUS code 2\n")
+            && out.contains("write past the end: SIGBUS code 2\n"),
+        "{native}"
+    );
+    assert!(out.ends_with("done\n"), "{native}");
+}

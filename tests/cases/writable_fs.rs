@@ -158,3 +158,28 @@ fn guest_links_do_not_lead_out_of_the_root() {
         assert_eq!(fs::read(&outside).unwrap(), b"secret");
     }
 }
+
+/// A shared writable mapping of a host file maps the guest's copy: stores
+/// are read back through the file, and the host file never changes.
+#[test]
+fn shared_mappings_of_host_files_change_only_the_guests_copy() {
+    let dir = case_dir("writable_fs_mapped");
+    let file = dir.join("host.txt");
+    fs::write(&file, "host data").unwrap();
+    let file_arg = file.to_str().expect("the target directory is UTF-8");
+    for platform in available_platforms() {
+        let run = Run::new(guest("mapped_file"))
+            .args(["host", file_arg])
+            .rvisor(platform, &[]);
+        assert_eq!(run.status, 0, "{run}");
+        assert_eq!(
+            run.stdout_text(),
+            "mapped: host data\n\
+             read back: GUESTdata\n\
+             read-only mapping: GUESTdata\n\
+             mprotect to writable: refused\n",
+            "on {platform}:\n{run}"
+        );
+        assert_eq!(fs::read(&file).unwrap(), b"host data", "on {platform}");
+    }
+}

@@ -194,7 +194,7 @@ impl ProcSource for Task {
                     read: v.perms.contains(Access::READ),
                     write: v.perms.contains(Access::WRITE),
                     exec: v.perms.contains(Access::EXEC),
-                    shared: false,
+                    shared: v.is_shared(),
                     offset: 0,
                     dev: 0,
                     ino: 0,

@@ -5,8 +5,8 @@ use vmm::{Access, Context, Event, Vector};
 
 use crate::kernel::job_control;
 use crate::kernel::siginfo::{
-    SigInfo, BUS_ADRALN, FPE_FLTINV, FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR, SI_KERNEL,
-    TRAP_TRACE,
+    SigInfo, BUS_ADRALN, BUS_ADRERR, FPE_FLTINV, FPE_INTDIV, ILL_ILLOPN, SEGV_ACCERR, SEGV_MAPERR,
+    SI_KERNEL, TRAP_TRACE,
 };
 use crate::kernel::signal_delivery::{deliver, force, restore_fpu};
 use crate::kernel::signal_frame::TrapInfo;
@@ -117,17 +117,17 @@ pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunErro
                         task.tgid,
                         task.regs.rip
                     );
-                    let code = if e == FaultError::Unmapped {
-                        SEGV_MAPERR
-                    } else {
-                        SEGV_ACCERR
+                    let (signo, code) = match e {
+                        FaultError::Unmapped => (libc::SIGSEGV, SEGV_MAPERR),
+                        FaultError::PastEof => (libc::SIGBUS, BUS_ADRERR),
+                        _ => (libc::SIGSEGV, SEGV_ACCERR),
                     };
                     let trap = TrapInfo {
                         trapno: 14,
                         err: page_fault_code(access),
                         cr2: addr,
                     };
-                    force(task, SigInfo::fault(libc::SIGSEGV, code, addr), trap);
+                    force(task, SigInfo::fault(signo, code, addr), trap);
                 }
             },
             Event::Exception { vector, code, addr } => {

@@ -3,9 +3,10 @@
 
 use vmm::Access;
 
+use super::cow::mirror_perms;
 use super::{
-    aligned_window, page_align_down, platform_errno, FaultError, MemoryManager, Vma, VmaKind,
-    COW_CHUNK, FAULT_CHUNK, STACK_GROW_SLACK, STACK_LIMIT,
+    aligned_window, page_align_down, page_align_up, platform_errno, FaultError, MemoryManager, Vma,
+    VmaKind, COW_CHUNK, FAULT_CHUNK, STACK_GROW_SLACK, STACK_LIMIT,
 };
 use crate::errno::Errno;
 
@@ -30,6 +31,9 @@ impl MemoryManager {
             }
             return Err(FaultError::AlreadyBacked);
         }
+        if addr >= file_limit(start, &vma) {
+            return Err(FaultError::PastEof);
+        }
         // Back the aligned window around the fault: sequential access then
         // traps once per window in either direction.
         let (lo, hi) = aligned_window(FAULT_CHUNK, addr, addr + 1, start, vma.end);
@@ -41,7 +45,7 @@ impl MemoryManager {
     /// maps the same pages. `None` for private memory.
     pub fn shared_offset(&mut self, addr: u64) -> Option<u64> {
         let (start, vma) = self.vmas.get_containing(addr)?;
-        if vma.kind != VmaKind::Shared {
+        if !vma.is_shared() {
             return None;
         }
         if self.pmas.page_at(addr).is_none() {
@@ -78,16 +82,51 @@ impl MemoryManager {
     }
 
     /// Back `[lo, hi)` (within one VMA) with memory-file pages where it is
-    /// not backed yet, mirroring the new pages into the platform.
+    /// not backed yet, mirroring the new pages into the platform. A file's
+    /// VMA is backed by the file's pages, and only up to its last page.
     pub(super) fn back(&mut self, lo: u64, hi: u64) -> Result<(), Errno> {
-        let perms = self.vmas.perms_at(lo).unwrap_or_default();
+        let Some((vstart, vma)) = self.vmas.get_containing(lo).map(|(s, v)| (s, v.clone())) else {
+            return Ok(());
+        };
+        let hi = hi.min(file_limit(vstart, &vma));
+        if hi <= lo {
+            return Ok(());
+        }
+        let perms = vma.perms;
         for (s, e) in self.pmas.gaps(lo, hi) {
-            let range = self.mf.allocate(e - s).map_err(|_| Errno::ENOMEM)?;
-            self.pmas.insert(s, e, range, false);
-            if !perms.is_empty() {
-                self.asp.map_file(s, range, perms).map_err(platform_errno)?;
+            let Some(f) = &vma.file else {
+                let range = self.mf.allocate(e - s).map_err(|_| Errno::ENOMEM)?;
+                self.pmas.insert(s, e, range, false);
+                if !perms.is_empty() {
+                    self.asp.map_file(s, range, perms).map_err(platform_errno)?;
+                }
+                continue;
+            };
+            // A private mapping shows the file's pages until it writes.
+            let cow = !f.shared;
+            let mut at = s;
+            for run in f.file.pin(f.offset + (s - vstart), e - s)? {
+                self.pmas.insert(at, at + run.len, run, cow);
+                if !perms.is_empty() {
+                    self.asp
+                        .map_file(at, run, mirror_perms(perms, cow))
+                        .map_err(platform_errno)?;
+                }
+                at += run.len;
             }
         }
         Ok(())
     }
+}
+
+/// The guest address where the pages of the file mapped by `vma` (starting
+/// at `start`) end: a page wholly past the end of the file has nothing
+/// behind it (SIGBUS). `vma.end` for memory that is not a file's.
+pub(super) fn file_limit(start: u64, vma: &Vma) -> u64 {
+    let Some(f) = &vma.file else {
+        return vma.end;
+    };
+    let pages_end = page_align_up(f.file.size()).unwrap_or(u64::MAX);
+    let inside = pages_end.saturating_sub(f.offset);
+    start.saturating_add(inside).min(vma.end)
 }

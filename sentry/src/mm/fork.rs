@@ -11,7 +11,7 @@ use vmm::{Access, AddressSpace, MemoryFile};
 
 use super::cow::mirror_perms;
 use super::pma::PmaSet;
-use super::vma::{VmaKind, VmaSet};
+use super::vma::VmaSet;
 use super::{aligned_window, platform_errno, Layout, MemoryManager, COW_CHUNK};
 use crate::errno::Errno;
 
@@ -38,7 +38,7 @@ impl MemoryManager {
             let shared = self
                 .vmas
                 .get_containing(p.start)
-                .is_some_and(|(_, v)| v.kind == VmaKind::Shared);
+                .is_some_and(|(_, v)| v.is_shared());
             pmas.insert(p.start, p.end, p.range, !shared);
             if shared {
                 continue;

@@ -29,6 +29,11 @@ impl MemoryManager {
                 return Err(Errno::EFAULT);
             }
             let seg_end = end.min(vma.end);
+            // Past the end of a mapped file is a bus error for the guest,
+            // and a bad address for a system call.
+            if seg_end > super::fault::file_limit(vstart, &vma) {
+                return Err(Errno::EFAULT);
+            }
             // Back the same aligned windows a guest fault would, so the
             // guest does not trap on neighbours of what the sentry touched.
             let (lo, hi) = aligned_window(FAULT_CHUNK, cur, seg_end, vstart, vma.end);

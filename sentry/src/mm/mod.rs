@@ -10,8 +10,9 @@
 //!   real permission violation.
 //!
 //! Files: `vma.rs` and `pma.rs` (the two maps), `fault.rs` (first touch and
-//! stack growth), `io.rs` (copy-in/copy-out), `fork.rs` and `cow.rs`
-//! (pages shared copy-on-write by fork), `layout.rs`; the mapping calls
+//! stack growth), `file_map.rs` (mappings of files), `io.rs`
+//! (copy-in/copy-out), `fork.rs` and `cow.rs` (pages shared copy-on-write
+//! by fork), `layout.rs`; the mapping calls
 //! (mmap, munmap, mprotect, mremap, brk) are here.
 //!
 //! Backing is created lazily, on a guest fault or a sentry access, in chunks
@@ -20,6 +21,7 @@
 
 mod cow;
 mod fault;
+mod file_map;
 mod fork;
 mod io;
 mod layout;
@@ -31,6 +33,7 @@ use std::sync::Arc;
 
 use vmm::{Access, AddressSpace, MemoryFile, PAGE_SIZE};
 
+pub use file_map::{FileMap, MappedFile};
 pub use fork::ForkedMemory;
 pub use layout::Layout;
 use pma::PmaSet;
@@ -86,6 +89,9 @@ pub enum FaultError {
     /// thread backed the page and the platform has not mirrored it yet. The
     /// caller retries once, then treats it as `Protection`.
     AlreadyBacked,
+    /// The page lies wholly past the end of the file it maps (SIGBUS,
+    /// BUS_ADRERR).
+    PastEof,
     /// The sandbox is out of memory.
     OutOfMemory,
 }
@@ -124,6 +130,11 @@ impl MemoryManager {
         }
     }
 
+    /// The sandbox's memory file, which backs every guest page.
+    pub fn memory_file(&self) -> Arc<MemoryFile> {
+        self.mf.clone()
+    }
+
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
@@ -152,6 +163,29 @@ impl MemoryManager {
         perms: Access,
         kind: VmaKind,
     ) -> Result<u64, Errno> {
+        self.map_vma(place, len, perms, kind, None)
+    }
+
+    /// Map a file (`file.offset` is where the mapping starts in it). Nothing
+    /// is backed until touched. Returns the mapping's address.
+    pub fn map_file(
+        &mut self,
+        place: Placement,
+        len: u64,
+        perms: Access,
+        file: FileMap,
+    ) -> Result<u64, Errno> {
+        self.map_vma(place, len, perms, VmaKind::Anon, Some(file))
+    }
+
+    fn map_vma(
+        &mut self,
+        place: Placement,
+        len: u64,
+        perms: Access,
+        kind: VmaKind,
+        file: Option<FileMap>,
+    ) -> Result<u64, Errno> {
         let len = page_align_up(len).filter(|&l| l > 0).ok_or(Errno::ENOMEM)?;
         let addr = match place {
             Placement::Fixed(addr) => {
@@ -174,6 +208,7 @@ impl MemoryManager {
                 end: addr + len,
                 perms,
                 kind,
+                file,
             },
         );
         Ok(addr)
@@ -245,6 +280,14 @@ impl MemoryManager {
         if !self.vmas.covers(addr, end) {
             return Err(Errno::ENOMEM);
         }
+        // A shared mapping of a file opened read-only never becomes writable.
+        let refused = perms.contains(Access::WRITE)
+            && self.vmas.iter().any(|(s, v)| {
+                s < end && v.end > addr && v.file.as_ref().is_some_and(|f| f.shared && !f.may_write)
+            });
+        if refused {
+            return Err(Errno::EACCES);
+        }
         self.vmas.set_perms(addr, end, perms);
         self.remirror(addr, end)?;
         // Other threads must not keep rights this took away.
@@ -295,6 +338,11 @@ impl MemoryManager {
             return Err(Errno::EFAULT);
         }
         let (vstart, vma) = (vma.0, vma.1.clone());
+        // What moves starts `old - vstart` into the VMA, and into its file.
+        let vma = Vma {
+            file: vma.file.as_ref().map(|f| f.advanced(old - vstart)),
+            ..vma
+        };
         if let Some(dst) = fixed {
             if dst % PAGE_SIZE != 0 {
                 return Err(Errno::EINVAL);
@@ -350,8 +398,7 @@ impl MemoryManager {
             dst,
             Vma {
                 end: dst + new_len,
-                perms: vma.perms,
-                kind: vma.kind,
+                ..vma.clone()
             },
         );
         for p in moved {
@@ -424,7 +471,7 @@ impl MemoryManager {
         let private: Vec<(u64, u64)> = self
             .vmas
             .iter()
-            .filter(|(s, v)| *s < end && v.end > addr && v.kind != VmaKind::Shared)
+            .filter(|(s, v)| *s < end && v.end > addr && !v.is_shared())
             .map(|(s, v)| (s.max(addr), v.end.min(end)))
             .collect();
         for (lo, hi) in private {
@@ -436,12 +483,22 @@ impl MemoryManager {
         Ok(())
     }
 
-    /// Current program break.
+    /// `msync`: shared mappings are the file's own pages, so there is
+    /// nothing to write back; ENOMEM if part of the range is unmapped.
+    pub fn sync_range(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        if !self.vmas.covers(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
     /// Where the program break started.
     pub fn brk_start(&self) -> u64 {
         self.brk_start
     }
 
+    /// Current program break.
     pub fn brk(&self) -> u64 {
         self.brk
     }
@@ -484,5 +541,7 @@ fn platform_errno(e: vmm::PlatformError) -> Errno {
     Errno::ENOMEM
 }
 
+#[cfg(test)]
+mod file_tests;
 #[cfg(test)]
 mod tests;

@@ -9,8 +9,8 @@ use super::*;
 
 /// Records what the memory manager mirrors into the platform.
 #[derive(Clone, Default)]
-struct Recorder {
-    ops: Arc<Mutex<Vec<String>>>,
+pub(super) struct Recorder {
+    pub(super) ops: Arc<Mutex<Vec<String>>>,
 }
 
 impl AddressSpace for Recorder {
@@ -39,9 +39,9 @@ impl AddressSpace for Recorder {
     }
 }
 
-const RW: Access = Access::READ.union(Access::WRITE);
+pub(super) const RW: Access = Access::READ.union(Access::WRITE);
 
-fn mm() -> (MemoryManager, Recorder) {
+pub(super) fn mm() -> (MemoryManager, Recorder) {
     let rec = Recorder::default();
     let mf = Arc::new(MemoryFile::new(256 << 20).unwrap());
     let layout = Layout::for_max_address(0x7fff_ffff_0000);
@@ -226,14 +226,14 @@ fn stack_grows_down_within_its_limit() {
 }
 
 /// A child of `parent` over a fresh recording address space.
-fn fork(parent: &mut MemoryManager) -> (MemoryManager, Recorder) {
+pub(super) fn fork(parent: &mut MemoryManager) -> (MemoryManager, Recorder) {
     let rec = Recorder::default();
     let forked = parent.fork_share().unwrap();
     let child = MemoryManager::from_fork(forked, Box::new(rec.clone())).unwrap();
     (child, rec)
 }
 
-fn read(mm: &mut MemoryManager, addr: u64, len: usize) -> Vec<u8> {
+pub(super) fn read(mm: &mut MemoryManager, addr: u64, len: usize) -> Vec<u8> {
     let mut buf = vec![0u8; len];
     mm.copy_in(addr, &mut buf).unwrap();
     buf

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use vmm::Access;
 
+use super::file_map::FileMap;
+
 /// What a VMA is for; only affects growth and reporting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VmaKind {
@@ -26,6 +28,29 @@ pub struct Vma {
     pub end: u64,
     pub perms: Access,
     pub kind: VmaKind,
+    /// The file mapped here, if any (`file_map.rs`).
+    pub file: Option<FileMap>,
+}
+
+impl Vma {
+    /// Whether processes mapping these pages share them after fork (and a
+    /// write is seen by every mapping): MAP_SHARED memory, anonymous or of
+    /// a file.
+    pub fn is_shared(&self) -> bool {
+        self.kind == VmaKind::Shared || self.file.as_ref().is_some_and(|f| f.shared)
+    }
+
+    /// Whether `next`, starting at `start + len` right after this VMA
+    /// (which starts at `start`), could be the same VMA.
+    fn continued_by(&self, len: u64, next: &Vma) -> bool {
+        self.perms == next.perms
+            && self.kind == next.kind
+            && match (&self.file, &next.file) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.continued_by(len, b),
+                _ => false,
+            }
+    }
 }
 
 /// Non-overlapping VMAs keyed by start address.
@@ -115,7 +140,8 @@ impl VmaSet {
             return;
         }
         self.map.get_mut(&s).expect("vma present").end = addr;
-        self.map.insert(addr, Vma { end: v.end, ..v });
+        let file = v.file.as_ref().map(|f| f.advanced(addr - s));
+        self.map.insert(addr, Vma { file, ..v });
     }
 
     /// Remove all of `[start, end)`, splitting VMAs that straddle the edges.
@@ -150,12 +176,9 @@ impl VmaSet {
         let mut prev: Option<u64> = None;
         for k in keys {
             if let Some(p) = prev {
-                let (pe, pperm, pkind) = {
-                    let pv = &self.map[&p];
-                    (pv.end, pv.perms, pv.kind)
-                };
+                let pv = &self.map[&p];
                 let v = &self.map[&k];
-                if pe == k && pperm == v.perms && pkind == v.kind {
+                if pv.end == k && pv.continued_by(k - p, v) {
                     let end = v.end;
                     self.map.remove(&k);
                     self.map.get_mut(&p).expect("vma present").end = end;
@@ -212,6 +235,7 @@ mod tests {
             end,
             perms: Access::READ | Access::WRITE,
             kind: VmaKind::Anon,
+            file: None,
         }
     }
 
@@ -235,6 +259,54 @@ mod tests {
         assert_eq!(s.perms_at(0x3000), Some(Access::READ));
         s.set_perms(0x3000, 0x5000, Access::READ | Access::WRITE);
         assert_eq!(s.iter().count(), 1);
+    }
+
+    struct NoFile;
+
+    impl crate::mm::MappedFile for NoFile {
+        fn size(&self) -> u64 {
+            0
+        }
+        fn pin(&self, _: u64, _: u64) -> Result<Vec<vmm::FileRange>, crate::errno::Errno> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn file_vmas_split_at_the_right_offset_and_merge_only_when_continuous() {
+        let file: std::sync::Arc<dyn crate::mm::MappedFile> = std::sync::Arc::new(NoFile);
+        let map = |offset| FileMap {
+            file: file.clone(),
+            offset,
+            shared: true,
+            may_write: true,
+        };
+        let mut s = VmaSet::default();
+        s.insert(
+            0x1000,
+            Vma {
+                file: Some(map(0x10000)),
+                ..vma(0x5000)
+            },
+        );
+        s.set_perms(0x2000, 0x3000, Access::READ);
+        let offsets: Vec<u64> = s
+            .iter()
+            .map(|(_, v)| v.file.as_ref().unwrap().offset)
+            .collect();
+        assert_eq!(offsets, vec![0x10000, 0x11000, 0x12000]);
+        s.set_perms(0x2000, 0x3000, Access::READ | Access::WRITE);
+        assert_eq!(s.iter().count(), 1, "the pieces continue each other");
+        // The same file at a non-adjacent offset stays a VMA of its own.
+        s.insert(
+            0x5000,
+            Vma {
+                file: Some(map(0x30000)),
+                ..vma(0x6000)
+            },
+        );
+        s.set_perms(0x1000, 0x6000, Access::READ | Access::WRITE);
+        assert_eq!(s.iter().count(), 2);
     }
 
     #[test]

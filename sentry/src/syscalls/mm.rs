@@ -1,4 +1,4 @@
-//! Memory system calls: brk, mmap, munmap, mprotect, mremap, madvise.
+//! Memory system calls: brk, mmap, munmap, mprotect, mremap, madvise, msync.
 
 use vmm::{Access, PAGE_SIZE};
 
@@ -14,6 +14,7 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_mprotect, sys_mprotect),
     (libc::SYS_mremap, sys_mremap),
     (libc::SYS_madvise, sys_madvise),
+    (libc::SYS_msync, sys_msync),
 ];
 
 /// Convert PROT_* bits to page permissions. On x86 every writable or
@@ -60,8 +61,6 @@ fn sys_mmap(task: &mut Task, a: [u64; 6]) -> SysResult {
         Placement::Hint(addr)
     };
     if flags & libc::MAP_ANONYMOUS == 0 {
-        // File-backed mappings are private copies of the file's bytes for
-        // now: the host tree is read-only, so nobody else can change it.
         let shared = flags & libc::MAP_SHARED != 0;
         return crate::vfs::mmap_file(task, place, len, perms, shared, fd as i32, offset);
     }
@@ -105,6 +104,22 @@ fn sys_mremap(task: &mut Task, a: [u64; 6]) -> SysResult {
         None
     };
     task.mm.lock().remap(old, old_len, new_len, may_move, fixed)
+}
+
+/// Shared mappings are the file's own pages, so nothing is ever waiting
+/// to be written back: only the arguments are checked.
+fn sys_msync(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let [addr, len, flags, ..] = a;
+    let flags = flags as i32;
+    let known = libc::MS_ASYNC | libc::MS_SYNC | libc::MS_INVALIDATE;
+    if addr % PAGE_SIZE != 0
+        || flags & !known != 0
+        || flags & (libc::MS_ASYNC | libc::MS_SYNC) == libc::MS_ASYNC | libc::MS_SYNC
+    {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_align_up(len).ok_or(Errno::ENOMEM)?;
+    task.mm.lock().sync_range(addr, len).map(|()| 0)
 }
 
 fn sys_madvise(task: &mut Task, a: [u64; 6]) -> SysResult {

@@ -119,6 +119,9 @@ pub enum Data {
         size: u64,
     },
     Mem(Vec<u8>),
+    /// In memory-file pages, since the file was first mapped shared
+    /// (`page_cache.rs`): its mappings hold these same pages.
+    Paged(Arc<crate::vfs::page_cache::FilePages>),
 }
 
 impl Data {
@@ -130,6 +133,7 @@ impl Data {
         match self {
             Data::Lower { size, .. } => *size,
             Data::Mem(v) => v.len() as u64,
+            Data::Paged(p) => p.len(),
         }
     }
 }

@@ -1,11 +1,21 @@
-//! File-backed `mmap`: for now a private copy of the file's bytes. The host
-//! tree is read-only, so nobody can change the file under a mapping.
+//! File-backed `mmap`.
+//!
+//! A file the sentry keeps in memory is mapped by its own pages
+//! (`page_cache.rs`): shared mappings are those pages, private ones show
+//! them copy-on-write. The first shared mapping moves the file's bytes into
+//! such pages. Everything else (files still the read-only host's, devices)
+//! gets anonymous memory holding a copy of the file, which is exact for
+//! private mappings and for read-only shared ones of files nobody writes.
+
+use std::sync::Arc;
 
 use vmm::Access;
 
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Task;
-use crate::mm::{Placement, VmaKind};
+use crate::mm::{FileMap, Placement, VmaKind};
+use crate::vfs::inode::Data;
+use crate::vfs::page_cache::FilePages;
 use crate::vfs::{with_io_buffer, File};
 
 /// `mmap(place, len, perms, MAP_PRIVATE, fd, offset)`.
@@ -21,9 +31,7 @@ pub fn mmap_file_copy(
 }
 
 /// `mmap` of file `fd`: `len` (page-aligned) bytes from `offset`
-/// (page-aligned), `shared` for MAP_SHARED. The mapping is anonymous memory
-/// holding a copy of the file; bytes past the end of the file read as zero.
-/// A shared mapping is only possible read-only, where a copy is exact.
+/// (page-aligned), `shared` for MAP_SHARED.
 pub fn mmap_file(
     task: &mut Task,
     place: Placement,
@@ -42,13 +50,9 @@ pub fn mmap_file(
     if mode == libc::O_WRONLY as u32 {
         return Err(Errno::EACCES);
     }
-    if shared && perms.contains(Access::WRITE) {
-        if mode != libc::O_RDWR as u32 {
-            return Err(Errno::EACCES);
-        }
-        // Writes through a copy would never reach the file.
-        tracing::warn!("shared writable file mappings are not supported yet");
-        return Err(Errno::ENODEV);
+    let read_write = mode == libc::O_RDWR as u32;
+    if shared && perms.contains(Access::WRITE) && !read_write {
+        return Err(Errno::EACCES);
     }
     if !file.stat()?.is_regular() {
         return Err(Errno::ENODEV);
@@ -59,9 +63,59 @@ pub fn mmap_file(
     {
         return Err(Errno::EOVERFLOW);
     }
+    if let Some(pages) = file_pages(task, file.as_ref(), shared)? {
+        let map = FileMap {
+            file: pages,
+            offset,
+            shared,
+            may_write: read_write || !shared,
+        };
+        return task.mm.lock().map_file(place, len, perms, map);
+    }
+    if shared && perms.contains(Access::WRITE) {
+        // Writes through a copy would never reach the file.
+        tracing::warn!("shared writable mapping of a file not kept in memory");
+        return Err(Errno::ENODEV);
+    }
+    copy_mapping(task, file.as_ref(), place, len, perms, offset)
+}
+
+/// The pages of `file` if it is (or, for a shared mapping, can become) a
+/// file the sentry keeps in memory-file pages.
+fn file_pages(task: &Task, file: &dyn File, shared: bool) -> Result<Option<Arc<FilePages>>, Errno> {
+    let Some(node) = file.inode() else {
+        return Ok(None);
+    };
+    // Taken first: the memory manager is never locked under an inode.
+    let mf = task.mm.lock().memory_file();
+    let Some(mut data) = node.data_mut() else {
+        return Ok(None);
+    };
+    match &*data {
+        Data::Paged(pages) => Ok(Some(pages.clone())),
+        Data::Mem(bytes) if shared => {
+            let pages = FilePages::from_bytes(mf, bytes)?;
+            tracing::debug!(ino = node.ino, "file moved to pages for a shared mapping");
+            *data = Data::Paged(pages.clone());
+            Ok(Some(pages))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// A mapping holding a copy of the file's bytes; bytes past its end read
+/// as zero.
+fn copy_mapping(
+    task: &mut Task,
+    file: &dyn File,
+    place: Placement,
+    len: u64,
+    perms: Access,
+    offset: u64,
+) -> SysResult {
     let rw = Access::READ | Access::WRITE;
     let at = task.mm.lock().map_anon(place, len, rw, VmaKind::Anon)?;
-    let filled = copy_file(task, file.as_ref(), at, len, offset).and_then(|()| {
+    let filled = copy_file(task, file, at, len, offset).and_then(|()| {
         if perms == rw {
             Ok(())
         } else {

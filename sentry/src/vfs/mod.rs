@@ -35,6 +35,7 @@ mod mmap;
 pub mod mount;
 pub mod node_file;
 pub mod open;
+pub mod page_cache;
 pub mod path;
 pub mod procfs;
 pub mod stat;

@@ -122,6 +122,7 @@ impl NodeFile {
                 let data = self.node.data().ok_or(Errno::EINVAL)?;
                 match &*data {
                     Data::Mem(bytes) => Ok(read_mem(bytes, buf, offset)),
+                    Data::Paged(pages) => pages.read(buf, offset),
                     Data::Lower { .. } => match &self.host {
                         Some(h) => h.pread(buf, offset),
                         None => Err(Errno::EBADF),
@@ -138,15 +139,16 @@ impl NodeFile {
         match &self.node.body {
             Body::Reg(_) => {
                 let mut data = self.node.data_mut().ok_or(Errno::EINVAL)?;
-                let Data::Mem(bytes) = &mut *data else {
-                    // Writable opens copy up first.
-                    return Err(Errno::EBADF);
-                };
                 let at = match offset {
                     Some(o) if self.flags() & libc::O_APPEND as u32 == 0 => o,
-                    _ => bytes.len() as u64,
+                    _ => data.len(),
                 };
-                let n = write_mem(bytes, buf, at)?;
+                let n = match &mut *data {
+                    Data::Mem(bytes) => write_mem(bytes, buf, at)?,
+                    Data::Paged(pages) => pages.write(buf, at)?,
+                    // Writable opens copy up first.
+                    Data::Lower { .. } => return Err(Errno::EBADF),
+                };
                 drop(data);
                 if n > 0 {
                     self.node.touch_modified();
@@ -346,10 +348,11 @@ pub fn truncate_mem(node: &Inode, len: u64) -> Result<(), Errno> {
         return Err(Errno::EFBIG);
     }
     let mut data = node.data_mut().ok_or(Errno::EINVAL)?;
-    let Data::Mem(bytes) = &mut *data else {
-        return Err(Errno::EINVAL);
-    };
-    bytes.resize(len as usize, 0);
+    match &mut *data {
+        Data::Mem(bytes) => bytes.resize(len as usize, 0),
+        Data::Paged(pages) => pages.truncate(len)?,
+        Data::Lower { .. } => return Err(Errno::EINVAL),
+    }
     drop(data);
     node.touch_modified();
     Ok(())

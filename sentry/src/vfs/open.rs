@@ -178,7 +178,11 @@ impl Vfs {
             Body::Reg(_) if writes(flags) || flags & libc::O_TRUNC != 0 => {
                 if flags & libc::O_TRUNC != 0 {
                     if let Some(mut d) = node.data_mut() {
-                        *d = Data::Mem(Vec::new());
+                        match &*d {
+                            // Mapped pages stay the file's (now past its end).
+                            Data::Paged(pages) => pages.truncate(0)?,
+                            _ => *d = Data::Mem(Vec::new()),
+                        }
                     }
                     node.touch_modified();
                 } else {
@@ -288,6 +292,7 @@ impl Vfs {
         let data = node.data().ok_or(Errno::EACCES)?;
         let bytes = match &*data {
             Data::Mem(bytes) => bytes.clone(),
+            Data::Paged(pages) => pages.read_all()?,
             Data::Lower { path, .. } => self.host.read_file(path)?,
         };
         Ok(Executable {

@@ -191,6 +191,24 @@ impl MemoryFile {
         self.size - self.pages().free.free_bytes
     }
 
+    /// Make the pages of `range` (still allocated, whoever owns them) read
+    /// as zero and give their memory back to the host: every mapping of
+    /// them sees the zeroes at once. For a file cut short while mapped.
+    pub fn punch(&self, range: FileRange) {
+        if range.len == 0 {
+            return;
+        }
+        if let Err(e) = fallocate(
+            &self.fd,
+            FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
+            range.offset,
+            range.len,
+        ) {
+            tracing::warn!("memory file hole punch failed ({e}); zeroing instead");
+            let _ = self.fill(range.offset, range.len, 0);
+        }
+    }
+
     /// Return pages nobody owns to the allocator and the host.
     fn release(&self, offset: u64, len: u64) {
         // Punching the hole both releases host memory and guarantees the
@@ -466,6 +484,18 @@ mod tests {
         let mut buf = [1u8; 6];
         mf.read(r2.offset, &mut buf).unwrap();
         assert_eq!(buf, [0; 6]);
+    }
+
+    #[test]
+    fn punched_pages_read_zero_and_stay_allocated() {
+        let mf = MemoryFile::new(1 << 20).unwrap();
+        let r = mf.allocate(2 * PAGE_SIZE).unwrap();
+        mf.write(r.offset + PAGE_SIZE, b"tail").unwrap();
+        mf.punch(r.slice(PAGE_SIZE, PAGE_SIZE));
+        let mut buf = [1u8; 4];
+        mf.read(r.offset + PAGE_SIZE, &mut buf).unwrap();
+        assert_eq!(buf, [0; 4]);
+        assert_eq!(mf.used(), 2 * PAGE_SIZE, "punching frees nothing");
     }
 
     #[test]
