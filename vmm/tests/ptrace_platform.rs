@@ -127,9 +127,12 @@ fn stub_has_no_file_descriptors() {
         .count();
     assert_eq!(fds, 0, "stub {pid} holds host file descriptors");
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
-    // Only the stub page (and the kernel's fixed vsyscall page) remain.
+    // Only the stub's code page and its read-only batch table (and the
+    // kernel's fixed vsyscall page) remain.
     let lines: Vec<&str> = maps.lines().filter(|l| !l.contains("[vsyscall]")).collect();
-    assert_eq!(lines.len(), 1, "unexpected mappings in the stub:\n{maps}");
+    assert_eq!(lines.len(), 2, "unexpected mappings in the stub:\n{maps}");
+    assert!(lines[0].contains(" r-xp "), "code page: {maps}");
+    assert!(lines[1].contains(" r--p "), "batch table: {maps}");
 }
 
 fn asp_pid(asp: &dyn vmm::AddressSpace) -> i32 {
@@ -137,4 +140,36 @@ fn asp_pid(asp: &dyn vmm::AddressSpace) -> i32 {
         .downcast_ref::<vmm::ptrace::PtraceAddressSpace>()
         .map(|a| a.pid())
         .expect("a ptrace address space")
+}
+
+#[test]
+fn failed_mapping_batch_is_an_error_and_leaves_no_descriptor() {
+    let p = platform();
+    let mut asp = p.new_address_space().unwrap();
+    let mut ctx = p.new_context().unwrap();
+    load_code(&p, asp.as_mut(), &[0xf4]);
+    // A misaligned address: the stub's mmap says EINVAL in mid-batch,
+    // after the memory file was opened.
+    let data = p.memory_file().allocate(PAGE_SIZE).unwrap();
+    asp.map_file(DATA + 1, data, Access::READ).unwrap();
+    let mut regs = Regs::new_user(CODE, 0);
+    let err = ctx.switch(asp.as_mut(), &mut regs).unwrap_err();
+    assert!(err.to_string().contains("errno 22"), "{err}");
+    let pid = asp_pid(asp.as_ref());
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count();
+    assert_eq!(fds, 0, "stub {pid} kept the memory file open");
+    // The mappings before the failure are in place: the code runs.
+    let ev = ctx.switch(asp.as_mut(), &mut regs).unwrap();
+    assert!(
+        matches!(
+            ev,
+            Event::Exception {
+                vector: Vector::GENERAL_PROTECTION,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
 }

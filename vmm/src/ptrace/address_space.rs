@@ -3,13 +3,16 @@
 //! that guest thread.
 //!
 //! Mapping changes are queued and applied by a tracing thread (through its
-//! own stub thread) just before guest code next runs, in one batch: the stub opens the memory file (it
-//! holds no descriptor while guest code runs), performs every queued `mmap`
-//! and `munmap`, and closes it again. Each injected call is a ptrace round
-//! trip, so batching and merging adjacent mappings matter.
+//! own stub thread) just before guest code next runs, in one batch: the
+//! stub opens the memory file (it holds no descriptor while guest code
+//! runs), performs every queued `mmap` and `munmap`, and closes it again.
+//! The calls are written to the stub's batch table (through /proc/PID/mem)
+//! and run by the stub's batch code in one ptrace round trip; merging
+//! adjacent mappings keeps batches short.
 
 use std::any::Any;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::os::fd::OwnedFd;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use libc::pid_t;
 use ring0::abi::Regs;
@@ -19,7 +22,7 @@ use crate::platform::{Access, AddressSpace, PlatformError, Result, ThreadSeed};
 
 use super::context::PtraceThreadSeed;
 
-use super::stub::StubPage;
+use super::stub::{StubPage, BATCH_FIRST_RESULT, BATCH_MAX};
 use super::sys::{self, WaitStatus};
 use super::template::StubTemplate;
 
@@ -42,7 +45,7 @@ pub struct PtraceAddressSpace {
     pid: pid_t,
     /// Kills the stub once no address space uses it (an execve's new
     /// address space may take over the old one's stub).
-    _process: Arc<StubProcess>,
+    process: Arc<StubProcess>,
     stub: Arc<StubPage>,
     base_regs: Regs,
     shared: Arc<Mutex<Shared>>,
@@ -119,7 +122,7 @@ impl PtraceAddressSpace {
         let pid = template.fork_stub()?;
         Ok(PtraceAddressSpace {
             pid,
-            _process: Arc::new(StubProcess(pid)),
+            process: Arc::new(StubProcess::new(pid)),
             stub,
             base_regs: template.base_regs(),
             shared: Arc::new(Mutex::new(Shared {
@@ -140,7 +143,7 @@ impl PtraceAddressSpace {
         }
         Some(PtraceAddressSpace {
             pid: self.pid,
-            _process: self._process.clone(),
+            process: self.process.clone(),
             stub: self.stub.clone(),
             base_regs: self.base_regs,
             shared: Arc::new(Mutex::new(Shared {
@@ -216,27 +219,34 @@ impl PtraceAddressSpace {
     }
 
     fn apply(&self, tid: pid_t, ops: Vec<MapOp>) -> Result<()> {
+        // Room for the open and the close around each chunk.
+        for chunk in ops.chunks(BATCH_MAX - 2) {
+            self.apply_batch(tid, chunk)?;
+        }
+        Ok(())
+    }
+
+    /// Run `ops` in one injected batch: open the memory file (if a mapping
+    /// needs it), every `mmap`/`munmap`, close it. One ptrace round trip
+    /// instead of one per call, which is most of what a fork costs.
+    fn apply_batch(&self, tid: pid_t, ops: &[MapOp]) -> Result<()> {
         let needs_fd = ops.iter().any(|op| matches!(op, MapOp::Map { .. }));
-        let fd = if needs_fd {
+        let mut table: Vec<[u64; 7]> = Vec::with_capacity(ops.len() + 2);
+        if needs_fd {
             let flags = (libc::O_RDWR | libc::O_CLOEXEC) as u64;
-            let fd = self.inject(
-                tid,
-                libc::SYS_openat,
-                [libc::AT_FDCWD as u64, self.stub.path_addr(), flags, 0, 0, 0],
-            )?;
-            if fd < 0 {
-                return Err(PlatformError::Protocol(format!(
-                    "stub cannot open the memory file: errno {}",
-                    -fd
-                )));
-            }
-            fd as u64
-        } else {
-            u64::MAX
-        };
-        let mut result = Ok(());
+            let path = self.stub.path_addr();
+            table.push([
+                libc::SYS_openat as u64,
+                libc::AT_FDCWD as u64,
+                path,
+                flags,
+                0,
+                0,
+                0,
+            ]);
+        }
         for op in ops {
-            let (r, want) = match op {
+            table.push(match *op {
                 MapOp::Map {
                     addr,
                     len,
@@ -244,29 +254,53 @@ impl PtraceAddressSpace {
                     offset,
                 } => {
                     let flags = (libc::MAP_SHARED | libc::MAP_FIXED) as u64;
-                    (
-                        self.inject(
-                            tid,
-                            libc::SYS_mmap,
-                            [addr, len, prot as u64, flags, fd, offset],
-                        )?,
-                        addr as i64,
-                    )
+                    let fd = BATCH_FIRST_RESULT;
+                    [
+                        libc::SYS_mmap as u64,
+                        addr,
+                        len,
+                        prot as u64,
+                        flags,
+                        fd,
+                        offset,
+                    ]
                 }
-                MapOp::Unmap { addr, len } => (
-                    self.inject(tid, libc::SYS_munmap, [addr, len, 0, 0, 0, 0])?,
-                    0,
-                ),
-            };
-            if r != want {
-                result = Err(PlatformError::Protocol(format!("stub {op:?} returned {r}")));
-                break;
-            }
+                MapOp::Unmap { addr, len } => [libc::SYS_munmap as u64, addr, len, 0, 0, 0, 0],
+            });
         }
         if needs_fd {
-            self.inject(tid, libc::SYS_close, [fd, 0, 0, 0, 0, 0])?;
+            table.push([libc::SYS_close as u64, BATCH_FIRST_RESULT, 0, 0, 0, 0, 0]);
         }
-        result
+        let bytes: &[u8] = bytemuck::cast_slice(&table);
+        let written = rustix::io::pwrite(self.process.mem()?, bytes, self.stub.table_addr())
+            .map_err(|e| PlatformError::host("pwrite /proc/PID/mem", e))?;
+        if written != bytes.len() {
+            return Err(PlatformError::Protocol(
+                "short write of a batch table".into(),
+            ));
+        }
+        let regs = Regs {
+            rip: self.stub.batch_addr(),
+            r12: self.stub.table_addr(),
+            r13: table.len() as u64,
+            ..self.base_regs
+        };
+        let after = self.run_injected(tid, regs, "batch")?;
+        if after.r13 == 0 {
+            return Ok(());
+        }
+        let failed = table.len() - after.r13 as usize;
+        // The descriptor is open if the failure came between the open and
+        // the close: it must not stay in the stub.
+        if needs_fd && failed > 0 && failed + 1 < table.len() {
+            self.inject(tid, libc::SYS_close, [after.r15, 0, 0, 0, 0, 0])?;
+        }
+        Err(PlatformError::Protocol(format!(
+            "stub system call {} of a batch ({:?}) failed: errno {}",
+            table[failed][0],
+            &table[failed][1..],
+            -(after.rax as i64)
+        )))
     }
 
     /// Make stopped stub thread `tid` execute one system call and return
@@ -277,7 +311,7 @@ impl PtraceAddressSpace {
 
     /// The same, with the `syscall` at `entry` (which traps back after it).
     fn inject_at(&self, tid: pid_t, entry: u64, nr: i64, args: [u64; 6]) -> Result<i64> {
-        let mut regs = Regs {
+        let regs = Regs {
             rip: entry,
             rax: nr as u64,
             rdi: args[0],
@@ -288,33 +322,39 @@ impl PtraceAddressSpace {
             r9: args[5],
             ..self.base_regs
         };
-        sys::set_regs(tid, &regs).map_err(|(c, e)| PlatformError::host(c, e))?;
-        sys::resume(tid, libc::PTRACE_CONT).map_err(|(c, e)| PlatformError::host(c, e))?;
+        let after = self.run_injected(tid, regs, &format!("injected system call {nr}"))?;
+        Ok(after.rax as i64)
+    }
+
+    /// Run stopped stub thread `tid` from `regs` until it traps back
+    /// (`int3`); returns its registers then. `what` names the code run,
+    /// for errors.
+    fn run_injected(&self, tid: pid_t, mut regs: Regs, what: &str) -> Result<Regs> {
+        let host = |(c, e)| PlatformError::host(c, e);
+        sys::set_regs(tid, &regs).map_err(host)?;
+        sys::resume(tid, libc::PTRACE_CONT).map_err(host)?;
         loop {
-            match sys::wait(tid).map_err(|(c, e)| PlatformError::host(c, e))? {
+            match sys::wait(tid).map_err(host)? {
                 WaitStatus::Stopped(libc::SIGTRAP) => break,
                 WaitStatus::Stopped(
                     sig @ (libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE),
                 ) => {
-                    sys::get_regs(tid, &mut regs).map_err(|(c, e)| PlatformError::host(c, e))?;
-                    let si = sys::get_siginfo(tid).map_err(|(c, e)| PlatformError::host(c, e))?;
+                    sys::get_regs(tid, &mut regs).map_err(host)?;
+                    let si = sys::get_siginfo(tid).map_err(host)?;
                     return Err(PlatformError::Protocol(format!(
-                        "stub faulted with signal {sig} (code {}) at {:#x} during injected system call {nr}: {regs:x?}",
+                        "stub faulted with signal {sig} (code {}) at {:#x} during {what}: {regs:x?}",
                         si.si_code, regs.rip
                     )));
                 }
                 // A signal (an interrupt) arrived first; drop it and go on.
-                WaitStatus::Stopped(_) => sys::resume(tid, libc::PTRACE_CONT)
-                    .map_err(|(c, e)| PlatformError::host(c, e))?,
+                WaitStatus::Stopped(_) => sys::resume(tid, libc::PTRACE_CONT).map_err(host)?,
                 other => {
-                    return Err(PlatformError::StubDied(format!(
-                        "{other:?} during injected system call {nr}"
-                    )))
+                    return Err(PlatformError::StubDied(format!("{other:?} during {what}")));
                 }
             }
         }
-        sys::get_regs(tid, &mut regs).map_err(|(c, e)| PlatformError::host(c, e))?;
-        Ok(regs.rax as i64)
+        sys::get_regs(tid, &mut regs).map_err(host)?;
+        Ok(regs)
     }
 }
 
@@ -371,10 +411,40 @@ impl AddressSpace for PtraceAddressSpace {
 }
 
 /// A stub process, killed (and reaped) when dropped.
-struct StubProcess(pid_t);
+/// The stub process, killed when the last address space using it goes.
+struct StubProcess {
+    pid: pid_t,
+    /// /proc/PID/mem of the stub, opened at its first batch: how the
+    /// sentry fills the batch table.
+    mem: OnceLock<OwnedFd>,
+}
+
+impl StubProcess {
+    fn new(pid: pid_t) -> Self {
+        StubProcess {
+            pid,
+            mem: OnceLock::new(),
+        }
+    }
+
+    fn mem(&self) -> Result<&OwnedFd> {
+        if let Some(fd) = self.mem.get() {
+            return Ok(fd);
+        }
+        let path = format!("/proc/{}/mem", self.pid);
+        let fd = rustix::fs::open(
+            path.as_str(),
+            rustix::fs::OFlags::RDWR | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| PlatformError::host("open /proc/PID/mem", e))?;
+        // Two threads may race here; the loser's descriptor just closes.
+        Ok(self.mem.get_or_init(|| fd))
+    }
+}
 
 impl Drop for StubProcess {
     fn drop(&mut self) {
-        sys::kill_and_reap(self.0);
+        sys::kill_and_reap(self.pid);
     }
 }

@@ -22,8 +22,8 @@ use super::sys;
 // The stub code is position independent and uses no stack: it is copied to
 // a fixed page and runs after the child's stack has been unmapped.
 //
-// On entry: rdi = start of the page to keep, rsi = its end, rdx = the end of
-// the user address space.
+// On entry: rdi = start of the pages to keep, rsi = their end, rdx = the end
+// of the user address space.
 core::arch::global_asm!(
     ".pushsection .text.rvisor_stub,\"ax\",@progbits",
     ".balign 16",
@@ -88,6 +88,39 @@ core::arch::global_asm!(
     "mov eax, 231", // exit_group(1)
     "mov edi, 1",
     "syscall",
+    // Injected batches (see `address_space.rs`): r12 = the batch table, r13
+    // = its number of entries, each a system call number and six
+    // arguments. They run in order; the trap comes after the last, or at
+    // the first that fails (r13 then counts those not done, rax holds the
+    // error). An rdi or r8 argument of -2 stands for the first call's
+    // result: the memory file's descriptor, when the first entry opens it.
+    ".globl rvisor_stub_batch",
+    "rvisor_stub_batch:",
+    "mov r15, -1",
+    "5:",
+    "test r13, r13",
+    "jz 6f",
+    "mov rax, qword ptr [r12]",
+    "mov rdi, qword ptr [r12 + 8]",
+    "mov rsi, qword ptr [r12 + 16]",
+    "mov rdx, qword ptr [r12 + 24]",
+    "mov r10, qword ptr [r12 + 32]",
+    "mov r8, qword ptr [r12 + 40]",
+    "mov r9, qword ptr [r12 + 48]",
+    "cmp rdi, -2",
+    "cmove rdi, r15",
+    "cmp r8, -2",
+    "cmove r8, r15",
+    "syscall",
+    "cmp rax, -4095",
+    "jae 6f",
+    "cmp r15, -1",
+    "cmove r15, rax",
+    "add r12, 56",
+    "dec r13",
+    "jmp 5b",
+    "6:",
+    "int3",
     ".globl rvisor_stub_end",
     "rvisor_stub_end:",
     ".popsection",
@@ -99,6 +132,7 @@ extern "C" {
     static rvisor_stub_clone: u8;
     static rvisor_stub_fork: u8;
     static rvisor_stub_pause: u8;
+    static rvisor_stub_batch: u8;
     static rvisor_stub_end: u8;
 }
 
@@ -116,9 +150,20 @@ const USER_END: u64 = 0x7fff_ffff_f000;
 const PAGE: usize = 4096;
 /// Where in the stub page the memory-file path string lives.
 const PATH_OFFSET: usize = 2048;
+/// The stub's pages: the code page, then the batch table's page.
+const STUB_LEN: usize = 2 * PAGE;
+/// Bytes of one batch entry: a system call number and six arguments.
+pub const BATCH_ENTRY: usize = 7 * 8;
+/// Most entries one batch holds.
+pub const BATCH_MAX: usize = PAGE / BATCH_ENTRY;
+/// A batch argument standing for the descriptor its first entry opened.
+pub const BATCH_FIRST_RESULT: u64 = -2i64 as u64;
 
-/// The page holding the stub code, mapped at a fixed address in the sentry
-/// and, through fork, in every stub. Guest memory must stay below it.
+/// The pages holding the stub code and the batch table, mapped at a fixed
+/// address in the sentry and, through fork, in every stub. Guest memory
+/// must stay below them. The table page is read-only in the stub (its
+/// guest code cannot change a batch); the sentry fills it through
+/// /proc/PID/mem, which may write read-only private pages.
 pub struct StubPage {
     addr: u64,
 }
@@ -141,7 +186,7 @@ impl StubPage {
             let p = unsafe {
                 libc::mmap(
                     want as *mut libc::c_void,
-                    PAGE,
+                    STUB_LEN,
                     libc::PROT_READ | libc::PROT_WRITE,
                     libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED_NOREPLACE,
                     -1,
@@ -152,8 +197,8 @@ impl StubPage {
                 continue;
             }
             if p as u64 != want {
-                // SAFETY: unmapping the page the kernel just gave us.
-                unsafe { libc::munmap(p, PAGE) };
+                // SAFETY: unmapping the pages the kernel just gave us.
+                unsafe { libc::munmap(p, STUB_LEN) };
                 continue;
             }
             let page = p.cast::<u8>();
@@ -164,11 +209,16 @@ impl StubPage {
                 std::ptr::copy_nonoverlapping(path.as_ptr(), page.add(PATH_OFFSET), path.len());
                 *page.add(PATH_OFFSET + path.len()) = 0;
             }
-            // SAFETY: changing the protection of our own page.
-            if unsafe { libc::mprotect(p, PAGE, libc::PROT_READ | libc::PROT_EXEC) } != 0 {
+            // SAFETY: changing the protection of our own pages: code, then
+            // the (still empty) table.
+            let protected = unsafe {
+                libc::mprotect(p, PAGE, libc::PROT_READ | libc::PROT_EXEC) == 0
+                    && libc::mprotect(page.add(PAGE).cast(), PAGE, libc::PROT_READ) == 0
+            };
+            if !protected {
                 let e = io::Error::last_os_error();
-                // SAFETY: unmapping our own page.
-                unsafe { libc::munmap(p, PAGE) };
+                // SAFETY: unmapping our own pages.
+                unsafe { libc::munmap(p, STUB_LEN) };
                 return Err(PlatformError::host("mprotect", e));
             }
             return Ok(StubPage { addr: want });
@@ -207,6 +257,17 @@ impl StubPage {
     pub fn pause_addr(&self) -> u64 {
         let (start, _, _) = stub_symbols();
         self.addr + (&raw const rvisor_stub_pause as usize - start) as u64
+    }
+
+    /// Address of the code running a batch table (see the assembly).
+    pub fn batch_addr(&self) -> u64 {
+        let (start, _, _) = stub_symbols();
+        self.addr + (&raw const rvisor_stub_batch as usize - start) as u64
+    }
+
+    /// Address of the batch table page.
+    pub fn table_addr(&self) -> u64 {
+        self.addr + PAGE as u64
     }
 
     /// Address of the NUL-terminated memory-file path inside the page.
@@ -263,9 +324,9 @@ impl StubPage {
 
 impl Drop for StubPage {
     fn drop(&mut self) {
-        // SAFETY: unmapping the page this object owns; stubs have their own
-        // copies through fork.
-        unsafe { libc::munmap(self.addr as *mut libc::c_void, PAGE) };
+        // SAFETY: unmapping the pages this object owns; stubs have their
+        // own copies through fork.
+        unsafe { libc::munmap(self.addr as *mut libc::c_void, STUB_LEN) };
     }
 }
 
@@ -352,7 +413,7 @@ unsafe fn child_enter_stub(parent: pid_t, stub_addr: u64) -> ! {
             "jmp {entry}",
             entry = in(reg) stub_addr,
             in("rdi") stub_addr,
-            in("rsi") stub_addr + PAGE as u64,
+            in("rsi") stub_addr + STUB_LEN as u64,
             in("rdx") USER_END,
             options(noreturn),
         );
