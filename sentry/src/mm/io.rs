@@ -112,41 +112,29 @@ impl MemoryManager {
 
     /// Zero `len` bytes of guest memory at `addr`.
     /// Move up to `len` bytes between guest memory at `addr` and a host
-    /// descriptor with `op(memory file, file offset, count)` (a host read
-    /// into guest memory for `access` WRITE, a write from it for READ),
-    /// piece by piece, with no sentry copy in between. Stops at the first
-    /// short or failed piece; returns the bytes moved, or the first
-    /// piece's error. The memory manager stays locked meanwhile (the pages
-    /// must not be freed under the host call), so `op` must not block.
+    /// descriptor with one call of `op(memory file, pieces)`, the pieces
+    /// being the (file offset, length) runs behind the buffer in order: a
+    /// host `readv` into guest memory for `access` WRITE, a `writev` from
+    /// it for READ, with no sentry copy in between. Where the buffer stops
+    /// being accessible the pieces stop (EFAULT if none is left). The
+    /// memory manager stays locked meanwhile (the pages must not be freed
+    /// under the host call), so `op` must not block.
     pub fn host_transfer(
         &mut self,
         addr: u64,
         len: usize,
         access: Access,
-        mut op: impl FnMut(&MemoryFile, u64, usize) -> std::io::Result<usize>,
+        op: impl FnOnce(&MemoryFile, &[(u64, usize)]) -> std::io::Result<usize>,
     ) -> Result<usize, Errno> {
-        let mut done = 0;
-        let mut stopped = false;
-        let mut failed = None;
-        // The walk stops by failing; `stopped` tells that apart from a
-        // failure of the walk itself (an unmapped byte).
-        let walk = self.with_pieces(addr, len, access, |mf, _, off, n| {
-            match op(mf, off, n) {
-                Ok(k) => {
-                    done += k;
-                    if k == n {
-                        return Ok(());
-                    }
-                }
-                Err(e) => failed = Some(Errno::from(e)),
-            }
-            stopped = true;
-            Err(Errno::EAGAIN)
+        let mut pieces = Vec::new();
+        let walk = self.with_pieces(addr, len, access, |_, _, off, n| {
+            pieces.push((off, n));
+            Ok(())
         });
-        match (walk, failed) {
-            (_, Some(e)) if done == 0 => Err(e),
-            (Err(e), _) if !stopped && done == 0 => Err(e),
-            _ => Ok(done),
+        match walk {
+            Err(e) if pieces.is_empty() => Err(e),
+            _ if pieces.is_empty() => Ok(0),
+            _ => Ok(op(&self.mf, &pieces)?),
         }
     }
 

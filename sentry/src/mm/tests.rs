@@ -443,14 +443,14 @@ fn host_transfer_moves_bytes_between_guest_memory_and_a_host_pipe() {
         .unwrap();
     mm.copy_out(a + PAGE_SIZE - 3, b"across").unwrap();
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::NONBLOCK).unwrap();
-    let sent = mm.host_transfer(a + PAGE_SIZE - 3, 6, Access::READ, |mf, off, n| {
-        mf.write_to_fd(w.as_fd(), off, n)
+    let sent = mm.host_transfer(a + PAGE_SIZE - 3, 6, Access::READ, |mf, pieces| {
+        mf.write_to_fd(w.as_fd(), pieces)
     });
     assert_eq!(sent, Ok(6));
     // Into the other page of the mapping; the pipe then holds less than
     // asked for, so the transfer stops short, as a read does.
-    let got = mm.host_transfer(a + 8, 100, Access::WRITE, |mf, off, n| {
-        mf.read_from_fd(r.as_fd(), off, n)
+    let got = mm.host_transfer(a + 8, 100, Access::WRITE, |mf, pieces| {
+        mf.read_from_fd(r.as_fd(), pieces)
     });
     assert_eq!(got, Ok(6));
     let mut seen = [0u8; 6];
@@ -458,12 +458,12 @@ fn host_transfer_moves_bytes_between_guest_memory_and_a_host_pipe() {
     assert_eq!(&seen, b"across");
     // Nothing left: the host's EAGAIN is the answer; an unmapped buffer
     // is EFAULT before the host is asked.
-    let empty = mm.host_transfer(a, 1, Access::WRITE, |mf, off, n| {
-        mf.read_from_fd(r.as_fd(), off, n)
+    let empty = mm.host_transfer(a, 1, Access::WRITE, |mf, pieces| {
+        mf.read_from_fd(r.as_fd(), pieces)
     });
     assert_eq!(empty, Err(Errno::EAGAIN));
-    let unmapped = mm.host_transfer(a + 2 * PAGE_SIZE, 1, Access::READ, |mf, off, n| {
-        mf.write_to_fd(w.as_fd(), off, n)
+    let unmapped = mm.host_transfer(a + 2 * PAGE_SIZE, 1, Access::READ, |mf, pieces| {
+        mf.write_to_fd(w.as_fd(), pieces)
     });
     assert_eq!(unmapped, Err(Errno::EFAULT));
 }

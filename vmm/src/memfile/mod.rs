@@ -291,15 +291,17 @@ impl MemoryFile {
         Ok(())
     }
 
-    /// `write(2)` up to `len` bytes of the file at `offset` to host
-    /// descriptor `fd`, straight from the mapping (no bounce buffer). The
-    /// caller keeps the pages allocated for the call's duration.
-    pub fn write_to_fd(&self, fd: BorrowedFd<'_>, offset: u64, len: usize) -> io::Result<usize> {
-        let off = self.check(offset, len).map_err(io::Error::other)?;
-        // SAFETY: `check` proved [off, off + len) lies inside our mapping,
-        // which lives as long as `self`; the kernel only reads it, and no
-        // Rust reference to those bytes exists (guests may be writing them).
-        let r = unsafe { libc::write(fd.as_raw_fd(), self.base.as_ptr().add(off).cast(), len) };
+    /// `writev(2)` the file's `pieces` ((offset, length) pairs, in order)
+    /// to host descriptor `fd`, straight from the mapping (no bounce
+    /// buffer). The caller keeps the pages allocated for the call's
+    /// duration.
+    pub fn write_to_fd(&self, fd: BorrowedFd<'_>, pieces: &[(u64, usize)]) -> io::Result<usize> {
+        let iov = self.iovecs(pieces)?;
+        // SAFETY: every iovec lies inside our mapping (`iovecs` checked
+        // them), which lives as long as `self`; the kernel only reads them,
+        // and no Rust reference to those bytes exists (guests may be
+        // writing them).
+        let r = unsafe { libc::writev(fd.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int) };
         if r < 0 {
             Err(io::Error::last_os_error())
         } else {
@@ -307,19 +309,35 @@ impl MemoryFile {
         }
     }
 
-    /// `read(2)` up to `len` bytes from host descriptor `fd` into the file
-    /// at `offset`, straight into the mapping. The caller keeps the pages
-    /// allocated for the call's duration and owns them alone.
-    pub fn read_from_fd(&self, fd: BorrowedFd<'_>, offset: u64, len: usize) -> io::Result<usize> {
-        let off = self.check(offset, len).map_err(io::Error::other)?;
+    /// `readv(2)` from host descriptor `fd` into the file's `pieces`,
+    /// straight into the mapping. The caller keeps the pages allocated
+    /// for the call's duration and owns them alone.
+    pub fn read_from_fd(&self, fd: BorrowedFd<'_>, pieces: &[(u64, usize)]) -> io::Result<usize> {
+        let iov = self.iovecs(pieces)?;
         // SAFETY: as in `write_to_fd`; the mapping is writable and the
-        // kernel stores at most `len` bytes into it.
-        let r = unsafe { libc::read(fd.as_raw_fd(), self.base.as_ptr().add(off).cast(), len) };
+        // kernel stores only inside the iovecs.
+        let r = unsafe { libc::readv(fd.as_raw_fd(), iov.as_ptr(), iov.len() as libc::c_int) };
         if r < 0 {
             Err(io::Error::last_os_error())
         } else {
             Ok(r as usize)
         }
+    }
+
+    /// Host iovecs over the mapping for `pieces`, each checked to lie
+    /// inside the file.
+    fn iovecs(&self, pieces: &[(u64, usize)]) -> io::Result<Vec<libc::iovec>> {
+        pieces
+            .iter()
+            .map(|&(offset, len)| {
+                let off = self.check(offset, len).map_err(io::Error::other)?;
+                Ok(libc::iovec {
+                    // SAFETY: `check` proved `off` is inside the mapping.
+                    iov_base: unsafe { self.base.as_ptr().add(off) }.cast(),
+                    iov_len: len,
+                })
+            })
+            .collect()
     }
 
     /// Set `len` bytes at `offset` to `byte`.

@@ -137,11 +137,11 @@ fn direct_transfer(
     }
     let len = len.min(MAX_IO as u64) as usize;
     let mut mm = task.mm.lock();
-    let moved = mm.host_transfer(addr, len, access, |mf, offset, n| {
+    let moved = mm.host_transfer(addr, len, access, |mf, pieces| {
         if access.contains(Access::WRITE) {
-            mf.read_from_fd(fd, offset, n)
+            mf.read_from_fd(fd, pieces)
         } else {
-            mf.write_to_fd(fd, offset, n)
+            mf.write_to_fd(fd, pieces)
         }
     });
     Some(moved.map(|n| n as u64))
