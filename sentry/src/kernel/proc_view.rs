@@ -132,6 +132,10 @@ impl ProcSource for Task {
         (self.tgid, self.tid)
     }
 
+    fn may_open_tty(&self) -> bool {
+        !self.procs.terminal_attached() || self.procs.has_ctty(self.tgid)
+    }
+
     fn tgids(&self) -> Vec<i32> {
         self.procs.all_pids()
     }

@@ -5,10 +5,12 @@
 
 mod groups;
 mod job;
+mod terminal;
 mod view;
 mod wait;
 
 pub use groups::{KillScope, KillTarget};
+pub use terminal::TtyAccess;
 pub use view::ProcEntry;
 pub use wait::{WaitEvent, WaitFlags, WaitResult, WaitSelector};
 
@@ -37,6 +39,8 @@ struct Proc {
     execed: bool,
     /// Job-control state: stopped or not, and what `wait` may report.
     job: job::JobState,
+    /// The sandbox's terminal is its controlling terminal.
+    ctty: bool,
 }
 
 /// The next pid to try, and every process by pid.
@@ -54,6 +58,8 @@ pub struct ProcessTable {
     /// /proc (which shows zombies too, until they are reaped). Locked
     /// after `procs`.
     groups: Mutex<BTreeMap<i32, Arc<ThreadGroup>>>,
+    /// The controlling terminal's job-control state. Locked after `procs`.
+    terminal: Mutex<terminal::TerminalState>,
 }
 
 /// si_code values of SIGCHLD.
@@ -70,6 +76,7 @@ impl ProcessTable {
             max_processes,
             futexes: FutexTable::default(),
             groups: Mutex::default(),
+            terminal: Mutex::default(),
         })
     }
 
@@ -83,7 +90,9 @@ impl ProcessTable {
     pub fn add(&self, ppid: i32, inbox: Arc<SignalInbox>, uid: u32) -> Result<i32, Errno> {
         let mut g = self.lock();
         let pid = self.next_id(&mut g)?;
-        let (pgid, sid) = g.1.get(&ppid).map_or((pid, pid), |p| (p.pgid, p.sid));
+        let (pgid, sid, ctty) =
+            g.1.get(&ppid)
+                .map_or((pid, pid, false), |p| (p.pgid, p.sid, p.ctty));
         g.1.insert(
             pid,
             Proc {
@@ -95,6 +104,7 @@ impl ProcessTable {
                 sid,
                 execed: false,
                 job: job::JobState::default(),
+                ctty,
             },
         );
         Ok(pid)
@@ -233,7 +243,10 @@ impl ProcessTable {
         let Some(p) = g.1.get_mut(&pid) else { return };
         p.zombie = Some(status);
         p.job = job::JobState::default();
-        let (ppid, uid) = (p.ppid, p.uid);
+        let (ppid, uid, leader) = (p.ppid, p.uid, p.sid == pid);
+        if leader {
+            self.leader_exit_hangup(&mut g, pid);
+        }
         let mut orphan_zombies = false;
         for child in g.1.values_mut().filter(|c| c.ppid == pid) {
             child.ppid = INIT_PID;

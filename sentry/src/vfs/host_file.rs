@@ -21,28 +21,34 @@ pub struct HostFile {
     /// The guest may have write access: a stream the caller gave us, or a
     /// harmless device. Other files of the tree are read-only (EROFS).
     may_write: bool,
+    /// The host says it is a terminal (the caller's: no other is reachable).
+    tty: bool,
 }
 
 impl HostFile {
     /// One of the caller's standard streams, already duplicated.
     pub fn from_stream(fd: OwnedFd) -> Result<Self, Errno> {
         let kind = rustix::fs::fstat(&fd)?.st_mode & libc::S_IFMT;
+        let tty = kind == libc::S_IFCHR && rustix::termios::isatty(&fd);
         Ok(HostFile {
             fd,
             path: None,
             kind,
             may_write: true,
+            tty,
         })
     }
 
     /// A file of the host tree opened by `path`: read-only or `O_PATH`,
     /// unless `may_write` (a harmless device).
     pub(crate) fn from_tree(fd: OwnedFd, path: Vec<u8>, kind: u32, may_write: bool) -> Self {
+        let tty = kind == libc::S_IFCHR && rustix::termios::isatty(&fd);
         HostFile {
             fd,
             path: Some(path),
             kind,
             may_write,
+            tty,
         }
     }
 
@@ -69,6 +75,10 @@ const SETFL_MASK: u32 = (libc::O_APPEND | libc::O_NONBLOCK) as u32;
 impl File for HostFile {
     fn host_stream(&self) -> Option<BorrowedFd<'_>> {
         matches!(self.kind, libc::S_IFIFO | libc::S_IFCHR | libc::S_IFSOCK).then(|| self.fd.as_fd())
+    }
+
+    fn terminal(&self) -> Option<BorrowedFd<'_>> {
+        self.tty.then(|| self.fd.as_fd())
     }
 
     fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
