@@ -78,3 +78,37 @@ fn foreground_groups_background_access_and_typed_signals() {
     }
     assert!(!text.contains("should not show"), "{out}");
 }
+
+/// An interactive busybox shell: a job stopped with ^Z, resumed with `fg`
+/// and interrupted with ^C, another stopped and killed from the prompt.
+/// Each key waits for output that shows the shell is ready for it.
+#[test]
+fn an_interactive_shell_stops_resumes_and_interrupts_jobs() {
+    let keys = [
+        (
+            "# ",
+            "sh -c 'echo st''arted; sleep 1; echo wa''iting; sleep 30'\\n",
+        ),
+        ("started", "^Z"),
+        ("Stopped", ""),
+        ("# ", "fg\\n"),
+        ("waiting", "^C"),
+        ("# ", "sh -c 'echo st''arted; sleep 30'\\n"),
+        ("started", "^Z"),
+        ("Stopped", ""),
+        ("# ", "kill -9 %1\\n"),
+        ("# ", "echo ne''xt\\n"),
+        ("next", ""),
+        ("# ", "exit\\n"),
+    ];
+    let out = same_on_a_terminal(&keys, &["/bin/busybox", "sh", "-i"]);
+    let text = out.stdout_text();
+    for line in [
+        "^Z[1]+  Stopped                    sh -c \"echo st\"\"arted; sleep 1; echo wa\"\"iting; sleep 30\"",
+        "waiting\n^C\n",
+        "[1]+  Killed                     sh -c \"echo st\"\"arted; sleep 30\"",
+        "[exit 0]",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in {out}");
+    }
+}
