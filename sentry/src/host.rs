@@ -93,3 +93,81 @@ pub fn access_fd(fd: std::os::fd::BorrowedFd<'_>, mode: u32, eaccess: bool) -> R
 fn last_errno() -> Errno {
     Errno::from(std::io::Error::last_os_error())
 }
+
+/// `ioctl(fd, cmd, termios)` for `TCSETS`, `TCSETSW` and `TCSETSF`: set the
+/// terminal attributes from the kernel's `struct termios` layout.
+pub fn tcsets(
+    fd: std::os::fd::BorrowedFd<'_>,
+    cmd: u64,
+    termios: &[u8; KERNEL_TERMIOS_SIZE],
+) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    if ![libc::TCSETS, libc::TCSETSW, libc::TCSETSF].contains(&cmd) {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: the TCSETS family only reads one kernel `struct termios`
+    // (36 bytes on x86-64) from the pointer, which `termios` provides.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), cmd, termios.as_ptr()) };
+    if rc < 0 {
+        return Err(last_errno());
+    }
+    Ok(())
+}
+
+/// A terminal `ioctl` whose argument is a plain integer (`TCFLSH`,
+/// `TCXONC`, `TCSBRK`, `TCSBRKP`): nothing is read or written in memory.
+pub fn tty_ioctl_int(fd: std::os::fd::BorrowedFd<'_>, cmd: u64, arg: i32) -> Result<(), Errno> {
+    use std::os::fd::AsRawFd;
+    if ![libc::TCFLSH, libc::TCXONC, libc::TCSBRK, libc::TCSBRKP].contains(&cmd) {
+        return Err(Errno::EINVAL);
+    }
+    // SAFETY: these requests take their argument by value; no memory of
+    // ours is touched.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), cmd, arg as libc::c_long) };
+    if rc < 0 {
+        return Err(last_errno());
+    }
+    Ok(())
+}
+
+/// A set of host signals.
+fn sigset(signals: &[i32]) -> libc::sigset_t {
+    // SAFETY: sigemptyset initialises the set we own; sigaddset only
+    // changes it (invalid numbers are refused with EINVAL, ignored here).
+    unsafe {
+        let mut set = std::mem::zeroed::<libc::sigset_t>();
+        libc::sigemptyset(&mut set);
+        for &s in signals {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+/// Block `signals` in the calling thread (and so in the threads it starts
+/// from now on), so that only a thread waiting for them takes them.
+pub fn block_signals(signals: &[i32]) -> Result<(), Errno> {
+    let set = sigset(signals);
+    // SAFETY: `set` is an initialised signal set; the old mask is not asked for.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(Errno(rc));
+    }
+    Ok(())
+}
+
+/// Wait for one of `signals` (blocked in every thread) and take it.
+pub fn wait_signal(signals: &[i32]) -> Result<i32, Errno> {
+    let set = sigset(signals);
+    loop {
+        // SAFETY: `set` is an initialised signal set; no siginfo is asked for.
+        let rc = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
+        if rc > 0 {
+            return Ok(rc);
+        }
+        let e = last_errno();
+        if e != Errno::EINTR {
+            return Err(e);
+        }
+    }
+}

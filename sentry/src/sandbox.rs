@@ -12,6 +12,7 @@ use crate::kernel::exec::{load_program, set_identity, Interpreter, ProgramError}
 use crate::kernel::process_table::{ProcessTable, INIT_PID};
 use crate::kernel::run::{run, RunError};
 use crate::kernel::task::{RLimit, RLIM_NLIMITS};
+use crate::kernel::terminal_signals;
 use crate::kernel::thread::end_thread;
 use crate::kernel::{Credentials, ExitStatus, Task};
 use crate::loader::{parse_elf, LoadError, StackSpec};
@@ -225,6 +226,8 @@ fn host_rlimits() -> [RLimit; RLIM_NLIMITS] {
 
 /// Run the configured program to completion.
 pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
+    // Before any thread starts: the terminal's signals go to one thread.
+    let on_terminal = terminal_signals::claim();
     let fs = FsContext::new(&cfg.root, &initial_cwd(&cfg.root))
         .map_err(|e| SandboxError::Setup(format!("root {}: {e}", cfg.root.display())))?;
     let FoundProgram { execfn, exe } = find_program(&fs, &cfg.program, &cfg.envp)?;
@@ -280,6 +283,10 @@ pub fn run_sandbox(cfg: &SandboxConfig) -> Result<ExitStatus, SandboxError> {
         .map_err(|e| SandboxError::Setup(format!("process table: {e}")))?;
     debug_assert_eq!(pid, INIT_PID);
     procs.set_group(INIT_PID, task.group.clone());
+    if on_terminal {
+        procs.attach_terminal(INIT_PID);
+        terminal_signals::forward(procs.clone());
+    }
     task.procs = procs;
     task.platform = Some(platform.clone());
     task.rlimits = host_rlimits();

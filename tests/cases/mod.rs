@@ -12,5 +12,6 @@ mod root;
 mod scripts;
 mod signals;
 mod strace;
+mod terminal;
 mod threads;
 mod writable_fs;

@@ -50,3 +50,23 @@ fn threads_and_other_processes_in_proc() {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }
 }
+
+#[test]
+fn a_leader_that_left_stays_a_zombie_thread() {
+    let native = assert_same_as_native(&Run::new(guest("leader_exit")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "task dir: 2 entries, leader listed: yes",
+        "leader task state: Z",
+        "process state: Z",
+        "status State: Z (zombie)",
+        "status Threads: 2",
+        "worker task state: R",
+        "parent: waitpid WNOHANG while a thread runs: 0",
+        "parent: child state Z",
+        "parent: reaped: yes, exit 5",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

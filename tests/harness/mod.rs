@@ -15,7 +15,7 @@ mod run;
 pub use build::guest;
 pub use files::{case_dir, elf32_executable, write_executable};
 pub use platform::available_platforms;
-pub use run::{Outcome, Run};
+pub use run::{rvisor_binary, Outcome, Run};
 
 /// Runs `run` natively and under every available platform, asserts that
 /// stdout, stderr and the exit status are identical everywhere, and returns

@@ -19,8 +19,10 @@ pub mod signal_delivery;
 pub mod signal_frame;
 pub mod sleep;
 pub mod task;
+pub mod terminal_signals;
 pub mod thread;
 pub mod thread_group;
+pub mod tty_jobs;
 pub mod vfork;
 
 pub use task::{Credentials, ExitStatus, Task};

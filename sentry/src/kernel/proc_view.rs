@@ -29,8 +29,10 @@ struct Target {
     /// The first thread's published state, even once it has ended.
     leader: Option<Arc<ThreadPublished>>,
     facts: ProcessFacts,
-    /// Live threads, the leader first.
+    /// Live threads and a zombie first thread, the leader first.
     threads: Vec<(i32, Arc<ThreadPublished>)>,
+    /// The first thread has exited while others run.
+    leader_zombie: bool,
 }
 
 impl Task {
@@ -44,12 +46,20 @@ impl Task {
             group.facts()?
         };
         let mut threads = group.published();
+        let leader = group.leader();
+        let leader_zombie = group.leader_zombie();
+        if leader_zombie && !threads.iter().any(|(tid, _)| *tid == entry.tgid) {
+            if let Some(p) = &leader {
+                threads.push((entry.tgid, p.clone()));
+            }
+        }
         threads.sort_by_key(|(tid, _)| (*tid != entry.tgid, *tid));
         Some(Target {
             entry,
-            leader: group.leader(),
+            leader,
             facts,
             threads,
+            leader_zombie,
         })
     }
 
@@ -59,8 +69,9 @@ impl Task {
         if pid == self.tid || (pid == self.tgid && self.tid == self.tgid) {
             return (self.comm.clone(), self.signals.mask, b'R', self.start_ticks);
         }
+        let leader_zombie = t.leader_zombie && pid == t.entry.tgid;
         let state = |p: &ThreadPublished| match () {
-            _ if t.entry.zombie => b'Z',
+            _ if t.entry.zombie || leader_zombie => b'Z',
             _ if t.entry.stopped => b'T',
             _ if p.sleeping() => b'S',
             _ => b'R',
@@ -119,6 +130,10 @@ fn area(f: &ProcessFacts, (start, end): (u64, u64)) -> Vec<u8> {
 impl ProcSource for Task {
     fn caller(&self) -> (i32, i32) {
         (self.tgid, self.tid)
+    }
+
+    fn may_open_tty(&self) -> bool {
+        !self.procs.terminal_attached() || self.procs.has_ctty(self.tgid)
     }
 
     fn tgids(&self) -> Vec<i32> {

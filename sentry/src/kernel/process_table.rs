@@ -5,10 +5,12 @@
 
 mod groups;
 mod job;
+mod terminal;
 mod view;
 mod wait;
 
 pub use groups::{KillScope, KillTarget};
+pub use terminal::TtyAccess;
 pub use view::ProcEntry;
 pub use wait::{WaitEvent, WaitFlags, WaitKind, WaitResult, WaitSelector};
 
@@ -40,6 +42,8 @@ struct Proc {
     /// The signal its exit sends the parent (clone's low byte; 0: none).
     /// A child with another than SIGCHLD is a "clone" child for `wait`.
     exit_signal: i32,
+    /// The sandbox's terminal is its controlling terminal.
+    ctty: bool,
 }
 
 /// The next pid to try, and every process by pid.
@@ -57,6 +61,8 @@ pub struct ProcessTable {
     /// /proc (which shows zombies too, until they are reaped). Locked
     /// after `procs`.
     groups: Mutex<BTreeMap<i32, Arc<ThreadGroup>>>,
+    /// The controlling terminal's job-control state. Locked after `procs`.
+    terminal: Mutex<terminal::TerminalState>,
 }
 
 /// si_code values of SIGCHLD.
@@ -73,6 +79,7 @@ impl ProcessTable {
             max_processes,
             futexes: FutexTable::default(),
             groups: Mutex::default(),
+            terminal: Mutex::default(),
         })
     }
 
@@ -86,7 +93,9 @@ impl ProcessTable {
     pub fn add(&self, ppid: i32, inbox: Arc<SignalInbox>, uid: u32) -> Result<i32, Errno> {
         let mut g = self.lock();
         let pid = self.next_id(&mut g)?;
-        let (pgid, sid) = g.1.get(&ppid).map_or((pid, pid), |p| (p.pgid, p.sid));
+        let (pgid, sid, ctty) =
+            g.1.get(&ppid)
+                .map_or((pid, pid, false), |p| (p.pgid, p.sid, p.ctty));
         g.1.insert(
             pid,
             Proc {
@@ -99,6 +108,7 @@ impl ProcessTable {
                 execed: false,
                 job: job::JobState::default(),
                 exit_signal: libc::SIGCHLD,
+                ctty,
             },
         );
         Ok(pid)
@@ -252,7 +262,10 @@ impl ProcessTable {
         let Some(p) = g.1.get_mut(&pid) else { return };
         p.zombie = Some(status);
         p.job = job::JobState::default();
-        let (ppid, uid, exit_signal) = (p.ppid, p.uid, p.exit_signal);
+        let (ppid, uid, exit_signal, leader) = (p.ppid, p.uid, p.exit_signal, p.sid == pid);
+        if leader {
+            self.leader_exit_hangup(&mut g, pid);
+        }
         let mut orphan_zombies = false;
         for child in g.1.values_mut().filter(|c| c.ppid == pid) {
             child.ppid = INIT_PID;

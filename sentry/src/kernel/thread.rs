@@ -121,12 +121,16 @@ pub fn end_thread(task: &mut Task, status: ExitStatus) -> Option<ExitStatus> {
     }
     if task.tid != task.tgid {
         // Gone from /proc/PID/task before a joiner wakes (clear_child_tid).
-        group.remove(task.tid);
+        group.thread_ended(task.tid, status);
         task.procs.remove_thread(task.tid);
         release_futexes(task);
         return None;
     }
     release_futexes(task);
+    if task.exit_thread_only {
+        // Linux keeps the first thread as a zombie until the last ends.
+        group.leader_exited();
+    }
     group.remove(task.tid);
     // The first thread reports the process's end, after all the others:
     // its host thread also keeps the platform's view of the process (on
@@ -137,7 +141,10 @@ pub fn end_thread(task: &mut Task, status: ExitStatus) -> Option<ExitStatus> {
     if group.wait_gone_or_taken(task.tid) {
         return None;
     }
-    let status = group.exit_status().unwrap_or(status);
+    let status = group
+        .exit_status()
+        .or_else(|| group.last_status())
+        .unwrap_or(status);
     group.set_final(status);
     Some(status)
 }

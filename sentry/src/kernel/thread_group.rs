@@ -53,6 +53,12 @@ struct State {
     stop_wanted: bool,
     /// How many threads are parked for a stop.
     parked: usize,
+    /// The first thread left with `exit` while others run: it stays a
+    /// zombie thread (in /proc) until the process ends.
+    leader_zombie: bool,
+    /// The status of the last thread to end after the first one did: the
+    /// process ends with it, as on Linux.
+    last_status: Option<ExitStatus>,
 }
 
 #[derive(Default)]
@@ -167,6 +173,34 @@ impl ThreadGroup {
             .iter()
             .filter(|i| (1..=64).contains(&i.signo))
             .fold(0, |m, i| m | 1 << (i.signo - 1))
+    }
+
+    /// Thread `tid` (not the first) has ended with `status`.
+    pub fn thread_ended(&self, tid: i32, status: ExitStatus) {
+        let mut s = self.lock();
+        if s.leader_zombie {
+            s.last_status = Some(status);
+        }
+        s.threads.remove(&tid);
+        drop(s);
+        self.changed.notify_all();
+    }
+
+    /// The first thread left with `exit` while others run on.
+    pub fn leader_exited(&self) {
+        let mut s = self.lock();
+        s.leader_zombie = true;
+        s.last_status = None;
+    }
+
+    /// Whether the first thread is a zombie while others run.
+    pub fn leader_zombie(&self) -> bool {
+        self.lock().leader_zombie
+    }
+
+    /// The status of the thread that ended last after the first one left.
+    pub fn last_status(&self) -> Option<ExitStatus> {
+        self.lock().last_status
     }
 
     /// Thread `tid` has ended.
@@ -363,6 +397,8 @@ impl ThreadGroup {
             s.threads.insert(tgid, member);
         }
         s.ending = None;
+        // The exec'ing thread replaced the zombie leader (de_thread).
+        s.leader_zombie = false;
         drop(s);
         self.changed.notify_all();
     }

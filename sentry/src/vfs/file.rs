@@ -25,6 +25,13 @@ pub trait File: Send + Sync {
         false
     }
 
+    /// The host descriptor of the caller's terminal, if this file is it:
+    /// its job control is the sentry's (`kernel::tty_jobs`), its settings
+    /// the host's.
+    fn terminal(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
+    }
+
     /// Read at the current offset, advancing it.
     fn read(&self, _buf: &mut [u8]) -> Result<usize, Errno> {
         Err(Errno::EINVAL)

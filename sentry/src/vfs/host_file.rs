@@ -29,18 +29,22 @@ pub struct HostFile {
     /// system-call layer) only when the host says EAGAIN: one host call
     /// where a poll first would cost three.
     pipe_flags: Option<AtomicU32>,
+    /// The host says it is a terminal (the caller's: no other is reachable).
+    tty: bool,
 }
 
 impl HostFile {
     /// One of the caller's standard streams, already duplicated.
     pub fn from_stream(fd: OwnedFd) -> Result<Self, Errno> {
         let kind = rustix::fs::fstat(&fd)?.st_mode & libc::S_IFMT;
+        let tty = kind == libc::S_IFCHR && rustix::termios::isatty(&fd);
         Ok(HostFile {
             fd,
             path: None,
             kind,
             may_write: true,
             pipe_flags: None,
+            tty,
         })
     }
 
@@ -56,18 +60,21 @@ impl HostFile {
             kind: libc::S_IFIFO,
             may_write: true,
             pipe_flags: Some(AtomicU32::new(flags)),
+            tty: false,
         })
     }
 
     /// A file of the host tree opened by `path`: read-only or `O_PATH`,
     /// unless `may_write` (a harmless device).
     pub(crate) fn from_tree(fd: OwnedFd, path: Vec<u8>, kind: u32, may_write: bool) -> Self {
+        let tty = kind == libc::S_IFCHR && rustix::termios::isatty(&fd);
         HostFile {
             fd,
             path: Some(path),
             kind,
             may_write,
             pipe_flags: None,
+            tty,
         }
     }
 
@@ -94,6 +101,10 @@ const SETFL_MASK: u32 = (libc::O_APPEND | libc::O_NONBLOCK) as u32;
 impl File for HostFile {
     fn host_stream(&self) -> Option<BorrowedFd<'_>> {
         matches!(self.kind, libc::S_IFIFO | libc::S_IFCHR | libc::S_IFSOCK).then(|| self.fd.as_fd())
+    }
+
+    fn terminal(&self) -> Option<BorrowedFd<'_>> {
+        self.tty.then(|| self.fd.as_fd())
     }
 
     fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {

@@ -173,6 +173,10 @@ impl Vfs {
             }
             Body::Opened(file) => return file.reopen(flags),
             Body::Device(crate::vfs::inode::Device::Tty) => {
+                // Linux's /dev/tty is the caller's controlling terminal.
+                if !procs.may_open_tty() {
+                    return Err(Errno::ENXIO);
+                }
                 return Ok(Arc::new(HostFile::from_stream(devfs::open_tty()?)?));
             }
             Body::Reg(_) if writes(flags) || flags & libc::O_TRUNC != 0 => {

@@ -81,6 +81,7 @@ impl ProcessTable {
         let p = g.1.get_mut(&caller).ok_or(Errno::ESRCH)?;
         p.pgid = caller;
         p.sid = caller;
+        p.ctty = false;
         Ok(caller)
     }
 

@@ -169,6 +169,11 @@ pub(super) fn sys_ioctl(task: &mut Task, a: [u64; 6]) -> SysResult {
     if file.status_flags()? & O_PATH != 0 {
         return Err(Errno::EBADF);
     }
+    if let Some(tty) = file.terminal() {
+        if let Some(result) = super::tty::ioctl(task, tty, cmd, arg) {
+            return result;
+        }
+    }
     match u64::from(cmd) {
         libc::FIOCLEX => task.fds.set_cloexec(fd, true).map(|()| 0),
         libc::FIONCLEX => task.fds.set_cloexec(fd, false).map(|()| 0),

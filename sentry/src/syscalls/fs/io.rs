@@ -11,7 +11,7 @@ use vmm::Access;
 use super::{accessible_len, fd_arg, user_range_ok};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::sleep::{poll_host, sleep_until};
-use crate::kernel::Task;
+use crate::kernel::{tty_jobs, Task};
 use crate::vfs::{with_io_buffer, File, MAX_IO};
 
 /// Most iovecs one call takes (`UIO_MAXIOV`).
@@ -78,6 +78,9 @@ fn stream_transfer(
         }
     }
     loop {
+        if let Some(tty) = file.terminal() {
+            tty_jobs::before_io(task, tty, events == PollFlags::IN)?;
+        }
         wait_for_stream(task, file, events)?;
         match transfer(task) {
             Err(Errno::EAGAIN) if file.host_stream().is_some() && !guest_nonblocking(file)? => {

@@ -15,6 +15,7 @@ mod io;
 mod names;
 mod path;
 mod poll;
+mod tty;
 
 use vmm::Access;
 

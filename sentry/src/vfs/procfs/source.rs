@@ -110,6 +110,11 @@ pub trait ProcSource {
     fn fd_file(&self, _pid: i32, _fd: i32) -> Option<Arc<dyn File>> {
         None
     }
+    /// Whether the caller may open /dev/tty: it has a controlling
+    /// terminal, or the sandbox emulates none (the host's is used).
+    fn may_open_tty(&self) -> bool {
+        true
+    }
 }
 
 /// A kernel with no processes: lookups made by the sentry itself (and by

@@ -1,0 +1,114 @@
+//! Job control on a controlling terminal: each program runs on a fresh
+//! pseudo-terminal (`pty_run`, which types ^C and ^Z when the program asks
+//! for them), natively and as `rvisor run` on that terminal, and the two
+//! transcripts must match.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use crate::harness::{assert_same, available_platforms, guest, rvisor_binary, Outcome, Run};
+
+/// `pty_run` typing `keys` ((trigger, key) pairs) into `program`, natively
+/// and under every platform; returns the native transcript.
+fn same_on_a_terminal(keys: &[(&str, &str)], program: &[&str]) -> Outcome {
+    let mut typing: Vec<OsString> = Vec::new();
+    for (trigger, key) in keys {
+        typing.push(trigger.into());
+        typing.push(key.into());
+    }
+    typing.push("--".into());
+    let on_pty = |prefix: &[OsString]| {
+        let mut args = typing.clone();
+        args.extend(prefix.iter().cloned());
+        args.extend(program.iter().map(OsString::from));
+        Run::new(guest("pty_run")).args(args)
+    };
+    let native = on_pty(&[]).native();
+    for platform in available_platforms() {
+        let rvisor: Vec<OsString> = vec![
+            rvisor_binary().into(),
+            "run".into(),
+            "--platform".into(),
+            platform.into(),
+            "--".into(),
+        ];
+        let sandboxed = on_pty(&rvisor).native();
+        assert_same(
+            &native,
+            &sandboxed,
+            &format!("{program:?} on a pty, --platform {platform}"),
+        );
+    }
+    native
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
+#[test]
+fn foreground_groups_background_access_and_typed_signals() {
+    let program = guest("tty_jobs");
+    let out = same_on_a_terminal(
+        &[("waiting for ^C", "^C"), ("waiting for ^Z", "^Z")],
+        &[path(&program)],
+    );
+    let text = out.stdout_text();
+    for line in [
+        "tcgetpgrp is my group: yes",
+        "tcgetsid is my session: yes",
+        "background read: stopped by 21",
+        "background read, SIGTTIN ignored: EIO",
+        "background tcsetpgrp: stopped by 22",
+        "background tcsetpgrp, SIGTTOU blocked: ok, in front: yes",
+        "in front again: yes",
+        "background write without TOSTOP",
+        "background writer with TOSTOP: stopped by 22",
+        "background write with TOSTOP, SIGTTOU ignored",
+        "tcsetpgrp(-1): EINVAL",
+        "tcsetpgrp(reaped pid): ESRCH",
+        "new session: tcgetpgrp ENOTTY, tcsetpgrp ENOTTY, /dev/tty ENXIO, TIOCNOTTY ENOTTY",
+        "tcsetpgrp(another session): EPERM",
+        "/dev/tty with a controlling terminal: opened",
+        "^C in the foreground job: killed by 2",
+        "^Z in the foreground job: stopped by 20",
+        "done\n[exit 0]",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in {out}");
+    }
+    assert!(!text.contains("should not show"), "{out}");
+}
+
+/// An interactive busybox shell: a job stopped with ^Z, resumed with `fg`
+/// and interrupted with ^C, another stopped and killed from the prompt.
+/// Each key waits for output that shows the shell is ready for it.
+#[test]
+fn an_interactive_shell_stops_resumes_and_interrupts_jobs() {
+    let keys = [
+        (
+            "# ",
+            "sh -c 'echo st''arted; sleep 1; echo wa''iting; sleep 30'\\n",
+        ),
+        ("started", "^Z"),
+        ("Stopped", ""),
+        ("# ", "fg\\n"),
+        ("waiting", "^C"),
+        ("# ", "sh -c 'echo st''arted; sleep 30'\\n"),
+        ("started", "^Z"),
+        ("Stopped", ""),
+        ("# ", "kill -9 %1\\n"),
+        ("# ", "echo ne''xt\\n"),
+        ("next", ""),
+        ("# ", "exit\\n"),
+    ];
+    let out = same_on_a_terminal(&keys, &["/bin/busybox", "sh", "-i"]);
+    let text = out.stdout_text();
+    for line in [
+        "^Z[1]+  Stopped                    sh -c \"echo st\"\"arted; sleep 1; echo wa\"\"iting; sleep 30\"",
+        "waiting\n^C\n",
+        "[1]+  Killed                     sh -c \"echo st\"\"arted; sleep 30\"",
+        "[exit 0]",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in {out}");
+    }
+}
