@@ -130,7 +130,7 @@ fn format_arg(
             Some(n) => format!("SIG{n}"),
             None => (v as i32).to_string(),
         },
-        A::Flags(t) => flags(v, t),
+        A::Flags(t) => int_flags(v, t),
         A::Enum(t) => match t.iter().find(|&&(x, _)| x == v) {
             Some((_, name)) => name.to_string(),
             None if (-4096..0x1_0000).contains(&(v as i32)) => (v as i32).to_string(),
@@ -168,6 +168,13 @@ fn fcntl_arg(cmd: u64, v: u64) -> Option<String> {
 
 /// `A|B|0x40`: names for the bits in `t`, leftovers in hex; a zero value
 /// shows the table's name for zero, if it has one.
+/// A flag argument: a C int (clone's flags use only the low half too), so
+/// the upper half of the register, which callers may leave sign-extended
+/// (glibc's wait4 with __WCLONE), is not part of it: the kernel ignores it.
+fn int_flags(v: u64, t: Table) -> String {
+    flags(u64::from(v as u32), t)
+}
+
 fn flags(v: u64, t: Table) -> String {
     if v == 0 {
         return t
@@ -465,6 +472,11 @@ mod tests {
             "FUTEX_WAKE|FUTEX_PRIVATE_FLAG"
         );
         assert_eq!(flags(4 | 2, ACCESS_MODES), "R_OK|W_OK");
+        assert_eq!(
+            int_flags(0xffff_ffff_8000_0000, WAIT4_FLAGS),
+            "__WCLONE",
+            "a sign-extended int"
+        );
         assert_eq!(flags(0, ACCESS_MODES), "F_OK");
     }
 
