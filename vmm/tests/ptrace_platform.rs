@@ -104,17 +104,7 @@ fn privileged_instruction_is_a_general_protection_fault() {
     let mut ctx = p.new_context().unwrap();
     load_code(&p, asp.as_mut(), &[0xf4]); // hlt
     let mut regs = Regs::new_user(CODE, 0);
-    let ev = ctx.switch(asp.as_mut(), &mut regs).unwrap();
-    assert!(
-        matches!(
-            ev,
-            Event::Exception {
-                vector: Vector::GENERAL_PROTECTION,
-                ..
-            }
-        ),
-        "{ev:?}"
-    );
+    assert_general_protection(ctx.switch(asp.as_mut(), &mut regs).unwrap());
 }
 
 #[test]
@@ -161,7 +151,10 @@ fn failed_mapping_batch_is_an_error_and_leaves_no_descriptor() {
         .count();
     assert_eq!(fds, 0, "stub {pid} kept the memory file open");
     // The mappings before the failure are in place: the code runs.
-    let ev = ctx.switch(asp.as_mut(), &mut regs).unwrap();
+    assert_general_protection(ctx.switch(asp.as_mut(), &mut regs).unwrap());
+}
+
+fn assert_general_protection(ev: Event) {
     assert!(
         matches!(
             ev,

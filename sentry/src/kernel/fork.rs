@@ -84,16 +84,8 @@ impl ChildTemplate {
             group: ThreadGroup::new(pid, inbox.clone(), published.clone()),
             published,
             pid,
-            fds: if flags & libc::CLONE_FILES != 0 {
-                parent.fds.share()
-            } else {
-                parent.fds.duplicate()
-            },
-            fs: if flags & libc::CLONE_FS != 0 {
-                parent.fs.share()
-            } else {
-                parent.fs.duplicate()
-            },
+            fds: parent.fds_for_clone(flags),
+            fs: parent.fs_for_clone(flags),
             signals,
             inbox,
             procs: parent.procs.clone(),

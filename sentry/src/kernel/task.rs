@@ -198,6 +198,26 @@ impl Task {
         self.published.set_blocked(self.signals.mask, false);
     }
 
+    /// The descriptor table a clone with `flags` gets: this one with
+    /// CLONE_FILES, else a copy.
+    pub fn fds_for_clone(&self, flags: i32) -> FdTable {
+        if flags & libc::CLONE_FILES != 0 {
+            self.fds.share()
+        } else {
+            self.fds.duplicate()
+        }
+    }
+
+    /// The working directory and umask a clone with `flags` gets: these
+    /// with CLONE_FS, else a copy.
+    pub fn fs_for_clone(&self, flags: i32) -> FsContext {
+        if flags & libc::CLONE_FS != 0 {
+            self.fs.share()
+        } else {
+            self.fs.duplicate()
+        }
+    }
+
     /// A new thread `tid` of this task's process, starting at `regs`, with
     /// `inbox`: it shares memory and signal actions, and the descriptor
     /// table and working directory if `flags` (clone's) say CLONE_FILES and
@@ -219,16 +239,8 @@ impl Task {
             tgid: self.tgid,
             regs,
             mm: self.mm.clone(),
-            fds: if flags & libc::CLONE_FILES != 0 {
-                self.fds.share()
-            } else {
-                self.fds.duplicate()
-            },
-            fs: if flags & libc::CLONE_FS != 0 {
-                self.fs.share()
-            } else {
-                self.fs.duplicate()
-            },
+            fds: self.fds_for_clone(flags),
+            fs: self.fs_for_clone(flags),
             signals,
             pending_signals: PendingSignals::default(),
             inbox,
