@@ -104,6 +104,12 @@ pub trait AddressSpace: Send + Sync + Any {
     /// replacing whatever was mapped there. `addr` and the range are
     /// page-aligned.
     fn map_file(&self, addr: u64, range: FileRange, perms: Access) -> Result<()>;
+    /// `map_file` for pages that already hold data the sentry or another
+    /// address space uses (a forked child's): the backend need not prepare
+    /// host memory for them.
+    fn map_file_backed(&self, addr: u64, range: FileRange, perms: Access) -> Result<()> {
+        self.map_file(addr, range, perms)
+    }
     /// Remove any mappings in `[addr, addr + len)`. When several contexts
     /// run this address space, no other context reaches the old pages once
     /// this returns (the sentry may reuse them at once).

@@ -254,12 +254,13 @@ fn child_memory(parent: &Task, flags: i32) -> Result<ChildMemory, Errno> {
         })?;
         return Ok(ChildMemory::Shared(parent.mm.clone(), seed));
     }
-    let mut mm = parent.mm.lock();
-    let memory = mm.fork_share()?;
-    // The stack and the thread's TLS block (libc writes the child's
-    // tid there) are written on both sides right away.
-    mm.fork_unshare_hot(parent.regs.rsp)?;
-    mm.fork_unshare_hot(parent.regs.fs_base)?;
+    // The stack and the thread's TLS block (libc writes the child's tid
+    // there) are written on both sides right away: the child gets its own
+    // copy of them now.
+    let memory = parent
+        .mm
+        .lock()
+        .fork_share(&[parent.regs.rsp, parent.regs.fs_base])?;
     Ok(ChildMemory::Forked(memory))
 }
 

@@ -63,7 +63,10 @@ impl MemoryManager {
             let start = p.start + (run.offset - p.range.offset);
             let end = start + run.len;
             let own = if owners > 1 {
-                let copy = self.mf.allocate(run.len).map_err(|_| Errno::ENOMEM)?;
+                let copy = self
+                    .mf
+                    .allocate_for_overwrite(run.len)
+                    .map_err(|_| Errno::ENOMEM)?;
                 // A plain copy: the window is small and was just used, and
                 // looking for holes (SEEK_HOLE) would scan all the data
                 // after it, which costs far more than the copy.

@@ -4,6 +4,8 @@
 //! and is marked copy-on-write on both sides; the parent's writable
 //! mappings are narrowed to read-only before any of its threads runs guest
 //! code again, so neither process sees the other's later writes (`cow.rs`).
+//! Only the windows both sides write first (the forking thread's stack and
+//! TLS) are copied for the child at once.
 
 use std::sync::Arc;
 
@@ -27,41 +29,98 @@ pub struct ForkedMemory {
 }
 
 impl MemoryManager {
-    /// Share this address space's pages with a child process.
-    pub fn fork_share(&mut self) -> Result<ForkedMemory, Errno> {
-        let mut pmas = PmaSet::default();
-        let mut narrow = Vec::new();
-        for p in self.pmas.pieces(0, u64::MAX) {
-            self.mf.share(p.range);
-            // Shared memory stays shared: both sides keep writing the same
-            // pages. Everything else is copy-on-write from now on.
-            let shared = self
-                .vmas
-                .get_containing(p.start)
-                .is_some_and(|(_, v)| v.is_shared());
-            pmas.insert(p.start, p.end, p.range, !shared);
-            if shared {
-                continue;
-            }
-            if !p.cow {
-                self.pmas.mark_cow(p.start, p.start + 1);
-                narrow.push(p);
+    /// Share this address space's pages with a child process. The windows
+    /// around each of the `hot` addresses (the forking thread's stack
+    /// pointer and TLS block: both sides write there first thing) are not
+    /// shared: the child gets a copy of them at once, and the parent keeps
+    /// its pages there writable. One 64 KiB copy each is far cheaper than a
+    /// copy-on-write fault on each side, and the parent's mappings there
+    /// (and whatever the platform built from them) stay as they are.
+    pub fn fork_share(&mut self, hot: &[u64]) -> Result<ForkedMemory, Errno> {
+        let windows = self.hot_windows(hot)?;
+        // The copies are allocated before anything changes, so that running
+        // out of memory leaves the parent as it was.
+        let mut copies = Vec::with_capacity(windows.len());
+        for &(lo, hi) in &windows {
+            match self.mf.allocate_for_overwrite(hi - lo) {
+                Ok(copy) => copies.push(copy),
+                Err(_) => {
+                    for copy in copies {
+                        self.mf.free(copy);
+                    }
+                    return Err(Errno::ENOMEM);
+                }
             }
         }
-        let forked = ForkedMemory {
+        let mut forked = ForkedMemory {
             mf: self.mf.clone(),
             vmas: self.vmas.clone(),
-            pmas: Some(pmas),
+            pmas: Some(PmaSet::default()),
             layout: self.layout,
             brk_start: self.brk_start,
             brk: self.brk,
         };
+        let child = forked.pmas.as_mut().expect("just made");
+        let mut narrow = Vec::new();
+        for p in self.pmas.pieces(0, u64::MAX) {
+            // Shared memory stays shared: both sides keep writing the same
+            // pages.
+            let shared = self
+                .vmas
+                .get_containing(p.start)
+                .is_some_and(|(_, v)| v.is_shared());
+            if shared {
+                self.mf.share(p.range);
+                child.insert(p.start, p.end, p.range, false);
+                continue;
+            }
+            // Everything else is copy-on-write from now on, but for the hot
+            // windows, which the child gets copies of below.
+            for (lo, hi, hot) in split_by_windows(p.start, p.end, &windows) {
+                if hot {
+                    continue;
+                }
+                let range = p.range.slice(lo - p.start, hi - lo);
+                self.mf.share(range);
+                child.insert(lo, hi, range, true);
+                if !p.cow {
+                    if (lo, hi) != (p.start, p.end) {
+                        // Part of a PMA: split it, so that the hot part
+                        // stays the parent's own.
+                        self.pmas.take_range(lo, hi);
+                        self.pmas.insert(lo, hi, range, true);
+                    } else {
+                        self.pmas.mark_cow(p.start, p.start + 1);
+                    }
+                    narrow.push((lo, hi, range));
+                }
+            }
+        }
+        for (&(lo, hi), copy) in windows.iter().zip(copies) {
+            // Backed pages are copied; a gap stays a gap in the child too
+            // (its pages of the copy go back at once).
+            let mut filled = lo;
+            for p in self.pmas.pieces(lo, hi) {
+                let dst = copy.slice(p.start - lo, p.end - p.start);
+                self.mf
+                    .copy_within(p.range.offset, dst.offset, dst.len)
+                    .map_err(|_| Errno::ENOMEM)?;
+                child.insert(p.start, p.end, dst, false);
+                if p.start > filled {
+                    self.mf.free(copy.slice(filled - lo, p.start - filled));
+                }
+                filled = p.end;
+            }
+            if hi > filled {
+                self.mf.free(copy.slice(filled - lo, hi - filled));
+            }
+        }
         // Pieces already copy-on-write are mirrored read-only already.
-        for p in narrow {
+        for (start, end, range) in narrow {
             // One backing range may straddle VMAs that mprotect made differ.
-            for (vstart, vend, perms) in self.vmas.spans(p.start, p.end) {
+            for (vstart, vend, perms) in self.vmas.spans(start, end) {
                 if perms.contains(Access::WRITE) {
-                    let range = p.range.slice(vstart - p.start, vend - vstart);
+                    let range = range.slice(vstart - start, vend - vstart);
                     self.asp
                         .map_file(vstart, range, mirror_perms(perms, true))
                         .map_err(platform_errno)?;
@@ -74,20 +133,29 @@ impl MemoryManager {
         Ok(forked)
     }
 
-    /// Un-share the window around `addr` at once, for the parent (a copy)
-    /// and so for the child (whose pages are then its own alone; see
-    /// `from_fork`): both would write there first thing (the stack around
-    /// the forking thread's stack pointer, its TLS block), and a fault each
-    /// costs far more than copying one window now.
-    pub fn fork_unshare_hot(&mut self, addr: u64) -> Result<(), Errno> {
-        let Some((start, vma)) = self.vmas.get_containing(addr) else {
-            return Ok(());
-        };
-        if !vma.perms.contains(Access::WRITE) {
-            return Ok(());
+    /// The aligned windows (sorted, disjoint) around the `hot` addresses
+    /// that lie in writable private memory, made the parent's own first
+    /// (a copy-on-write piece there is broken now, as a write would).
+    fn hot_windows(&mut self, hot: &[u64]) -> Result<Vec<(u64, u64)>, Errno> {
+        let mut windows: Vec<(u64, u64)> = Vec::new();
+        for &addr in hot {
+            let Some((start, vma)) = self.vmas.get_containing(addr) else {
+                continue;
+            };
+            if !vma.perms.contains(Access::WRITE) || vma.is_shared() {
+                continue;
+            }
+            windows.push(aligned_window(COW_CHUNK, addr, addr + 1, start, vma.end));
         }
-        let (lo, hi) = aligned_window(COW_CHUNK, addr, addr + 1, start, vma.end);
-        self.break_cow(lo, hi)
+        windows.sort_unstable();
+        windows.dedup_by(|next, prev| {
+            // Aligned windows within VMAs either coincide or are disjoint.
+            next.0 < prev.1
+        });
+        for &(lo, hi) in &windows {
+            self.break_cow(lo, hi)?;
+        }
+        Ok(windows)
     }
 
     /// The child's memory manager over its own platform address space.
@@ -108,12 +176,13 @@ impl MemoryManager {
             for p in mm.pmas.pieces(vstart, vend) {
                 if !p.cow {
                     mm.asp
-                        .map_file(p.start, p.range, perms)
+                        .map_file_backed(p.start, p.range, perms)
                         .map_err(platform_errno)?;
                     continue;
                 }
-                // Pages the parent stopped sharing (see `fork_unshare_hot`)
-                // are this process's alone: writable from the start.
+                // Pages the parent stopped sharing since the fork (it let
+                // them go, or wrote them first) are this process's alone:
+                // writable from the start.
                 for (run, owners) in mm.mf.owners(p.range) {
                     let start = p.start + (run.offset - p.range.offset);
                     let alone = owners == 1;
@@ -122,7 +191,7 @@ impl MemoryManager {
                         mm.pmas.insert(start, start + run.len, run, false);
                     }
                     mm.asp
-                        .map_file(start, run, mirror_perms(perms, !alone))
+                        .map_file_backed(start, run, mirror_perms(perms, !alone))
                         .map_err(platform_errno)?;
                 }
             }
@@ -139,4 +208,26 @@ impl Drop for ForkedMemory {
             }
         }
     }
+}
+
+/// `[start, end)` cut at the edges of `windows` (sorted, disjoint): each
+/// part with whether it lies in a window.
+fn split_by_windows(start: u64, end: u64, windows: &[(u64, u64)]) -> Vec<(u64, u64, bool)> {
+    let mut parts = Vec::new();
+    let mut at = start;
+    for &(lo, hi) in windows {
+        if hi <= at || lo >= end {
+            continue;
+        }
+        if lo > at {
+            parts.push((at, lo, false));
+        }
+        let top = hi.min(end);
+        parts.push((at.max(lo), top, true));
+        at = top;
+    }
+    if at < end {
+        parts.push((at, end, false));
+    }
+    parts
 }

@@ -228,7 +228,7 @@ fn stack_grows_down_within_its_limit() {
 /// A child of `parent` over a fresh recording address space.
 pub(super) fn fork(parent: &mut MemoryManager) -> (MemoryManager, Recorder) {
     let rec = Recorder::default();
-    let forked = parent.fork_share().unwrap();
+    let forked = parent.fork_share(&[]).unwrap();
     let child = MemoryManager::from_fork(forked, Box::new(rec.clone())).unwrap();
     (child, rec)
 }
@@ -378,8 +378,8 @@ fn forks_of_forks_share_three_ways() {
 }
 
 #[test]
-fn fork_unshares_the_hot_window_for_both_sides() {
-    let (mut parent, _rec) = mm();
+fn fork_copies_the_hot_window_for_the_child() {
+    let (mut parent, prec) = mm();
     let a = parent
         .map_anon(
             Placement::Hint(0),
@@ -390,19 +390,32 @@ fn fork_unshares_the_hot_window_for_both_sides() {
         .unwrap();
     parent.copy_out(a, &[7u8; 16]).unwrap();
     parent.copy_out(a + 2 * COW_CHUNK, &[9u8; 16]).unwrap();
-    let forked = parent.fork_share().unwrap();
-    parent.fork_unshare_hot(a + 5).unwrap();
-    // The parent's window around the hot address is its own again; the rest
-    // is still shared.
+    prec.ops.lock().unwrap().clear();
+    let used = parent.mf.used();
+    let forked = parent.fork_share(&[a + 5, a + 6]).unwrap();
+    // The parent's window around the hot address stays its own and is not
+    // remapped; the rest is shared.
     assert!(!parent.pmas.pieces(a, a + 1)[0].cow);
     assert!(parent.pmas.pieces(a + 2 * COW_CHUNK, a + 2 * COW_CHUNK + 1)[0].cow);
-    let child = MemoryManager::from_fork(forked, Box::new(Recorder::default())).unwrap();
-    // The child holds the old pages there alone: writable, no copy needed.
+    assert!(prec
+        .ops
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|op| !op.starts_with(&format!("map {a:#x}+"))));
+    assert_eq!(parent.mf.used(), used + COW_CHUNK, "one copy");
+    let mut child = MemoryManager::from_fork(forked, Box::new(Recorder::default())).unwrap();
+    // The child holds a copy there: writable, its own.
     assert!(!child.pmas.pieces(a, a + 1)[0].cow);
     assert!(child.pmas.pieces(a + 2 * COW_CHUNK, a + 2 * COW_CHUNK + 1)[0].cow);
     let mut seen = [0u8; 16];
     child.peek(a, &mut seen).unwrap();
     assert_eq!(seen, [7u8; 16]);
+    child.copy_out(a, &[1u8; 16]).unwrap();
+    parent.peek(a, &mut seen).unwrap();
+    assert_eq!(seen, [7u8; 16], "the parent does not see the child's write");
+    drop(child);
+    assert_eq!(parent.mf.used(), used);
 }
 
 #[test]
@@ -417,7 +430,7 @@ fn shared_memory_stays_shared_across_fork_and_keeps_data_on_dontneed() {
         )
         .unwrap();
     parent.copy_out(a, b"before").unwrap();
-    let forked = parent.fork_share().unwrap();
+    let forked = parent.fork_share(&[]).unwrap();
     let mut child = MemoryManager::from_fork(forked, Box::new(Recorder::default())).unwrap();
     assert!(!parent.pmas.pieces(a, a + 1)[0].cow, "not copy-on-write");
     child.copy_out(a, b"child!").unwrap();

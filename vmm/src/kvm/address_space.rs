@@ -133,6 +133,32 @@ fn grants_all_of(new: EntryFlags, old: EntryFlags) -> bool {
 
 impl AddressSpace for KvmAddressSpace {
     fn map_file(&self, addr: u64, range: FileRange, perms: Access) -> Result<()> {
+        self.map(addr, range, perms, true)
+    }
+
+    fn map_file_backed(&self, addr: u64, range: FileRange, perms: Access) -> Result<()> {
+        // The pages are in use already, so the sentry's mapping has them
+        // (KVM faulted them in for whoever touched them): populating would
+        // only cost a system call.
+        self.map(addr, range, perms, false)
+    }
+
+    fn unmap(&self, addr: u64, len: u64) -> Result<()> {
+        self.unmap_range(addr, len)
+    }
+
+    fn spawn_thread(&self) -> Result<Box<dyn ThreadSeed>> {
+        Ok(Box::new(KvmThreadSeed(self.machine.clone())))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+impl KvmAddressSpace {
+    /// `map_file`; `populate`: have the host pages ready first.
+    fn map(&self, addr: u64, range: FileRange, perms: Access, populate: bool) -> Result<()> {
         let end = addr
             .checked_add(range.len)
             .filter(|&end| end <= USER_LIMIT)
@@ -148,7 +174,7 @@ impl AddressSpace for KvmAddressSpace {
             ));
         }
         if perms.is_empty() {
-            return self.unmap(addr, range.len);
+            return self.unmap_range(addr, range.len);
         }
         let flags = leaf_flags(perms);
         let mut tables = self.lock();
@@ -180,18 +206,17 @@ impl AddressSpace for KvmAddressSpace {
             // Other vCPUs of this process may run right now: drop the old
             // frames from the shadow MMU before anyone reuses them.
             self.machine.sync_shadow()?;
-        } else if let Err(e) =
-            self.machine
-                .mf
-                .populate(range.offset, range.len, perms.contains(Access::WRITE))
-        {
-            // Only an optimisation: the guest's faults populate it too.
-            tracing::debug!("cannot populate {range:?}: {e}");
+        } else if populate {
+            let write = perms.contains(Access::WRITE);
+            if let Err(e) = self.machine.mf.populate(range.offset, range.len, write) {
+                // Only an optimisation: the guest's faults populate it too.
+                tracing::debug!("cannot populate {range:?}: {e}");
+            }
         }
         Ok(())
     }
 
-    fn unmap(&self, addr: u64, len: u64) -> Result<()> {
+    fn unmap_range(&self, addr: u64, len: u64) -> Result<()> {
         let end = addr.saturating_add(len).min(USER_LIMIT);
         if addr >= end {
             return Ok(());
@@ -204,14 +229,6 @@ impl AddressSpace for KvmAddressSpace {
         self.generation.fetch_add(1, Ordering::AcqRel);
         // As in `map_file`: no vCPU of this process keeps the old frames.
         self.machine.sync_shadow()
-    }
-
-    fn spawn_thread(&self) -> Result<Box<dyn ThreadSeed>> {
-        Ok(Box::new(KvmThreadSeed(self.machine.clone())))
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 

@@ -213,10 +213,19 @@ fn resume_parked(v: &mut Vcpu, regs: &Regs, load_cr3: bool, cr3: u64) {
     v.parked_in_user = false;
 }
 
+/// The calling thread's id, asked of the host once per thread (every
+/// switch needs it, for kicks).
+fn current_tid() -> i32 {
+    thread_local! {
+        // SAFETY: gettid has no preconditions.
+        static TID: i32 = unsafe { libc::gettid() };
+    }
+    TID.with(|t| *t)
+}
+
 /// KVM_RUN until ring0 reports an event or a kick stops the vCPU.
 fn run(v: &mut Vcpu, kick: &KickState, regs: &mut Regs) -> Result<Event> {
-    // SAFETY: gettid has no preconditions.
-    let tid = unsafe { libc::gettid() };
+    let tid = current_tid();
     kick.run.store(v.run_area(), Ordering::SeqCst);
     kick.tid.store(tid, Ordering::SeqCst);
     let result = run_loop(v, kick, regs);

@@ -10,6 +10,12 @@
 //! Pages may have several owners (copy-on-write after fork): `share` adds a
 //! reference, `free` drops one, and a page returns to the allocator with
 //! its last reference (`refs.rs`).
+//!
+//! Small freed ranges are kept back unpunched, up to [`SPARE_MAX`] bytes,
+//! and allocated again first: reusing pages the host still has spares
+//! punching them and faulting fresh ones in. Copies (fork's and
+//! copy-on-write's, [`MemoryFile::allocate_for_overwrite`]) take them as
+//! they are, other allocations zeroed.
 
 mod refs;
 
@@ -66,11 +72,18 @@ pub struct MemoryFile {
     pages: Mutex<Pages>,
 }
 
+/// Bytes of freed ranges kept back unpunched for reuse by copies.
+pub const SPARE_MAX: u64 = 1 << 20;
+
 /// The allocator's state: free ranges and the reference counts of shared
 /// pages, changed together.
 struct Pages {
     free: FreeList,
     refs: SharedRefs,
+    /// Freed ranges whose old contents are still there, oldest first: given
+    /// out only to callers that overwrite them whole.
+    spare: std::collections::VecDeque<FileRange>,
+    spare_bytes: u64,
 }
 
 // SAFETY: `base` points at a MAP_SHARED mapping owned by this object for its
@@ -114,6 +127,8 @@ impl MemoryFile {
             pages: Mutex::new(Pages {
                 free: FreeList::new(size),
                 refs: SharedRefs::default(),
+                spare: Default::default(),
+                spare_bytes: 0,
             }),
         })
     }
@@ -133,15 +148,64 @@ impl MemoryFile {
         self.base.as_ptr() as u64
     }
 
-    /// Allocate `len` bytes (rounded up to pages) of zeroed memory.
+    /// Allocate `len` bytes (rounded up to pages) of zeroed memory: pages
+    /// kept back (zeroed now: cheaper than a fresh page's host fault) or
+    /// hole-punched ones.
     pub fn allocate(&self, len: u64) -> Result<FileRange, MemoryFileError> {
         let len = len.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        if let Some(r) = self.take_spare(len) {
+            if self.fill(r.offset, r.len, 0).is_ok() {
+                return Ok(r);
+            }
+            // Cannot happen for a range of the file; never hand out pages
+            // that may not be zero.
+            self.punch_free(r.offset, r.len);
+        }
+        self.allocate_punched(len)
+    }
+
+    /// Allocate `len` bytes (a multiple of pages) from the hole-punched
+    /// free ranges.
+    fn allocate_punched(&self, len: u64) -> Result<FileRange, MemoryFileError> {
         let offset = self
             .pages()
             .free
             .take(len)
             .ok_or(MemoryFileError::Exhausted { requested: len })?;
         Ok(FileRange { offset, len })
+    }
+
+    /// Allocate `len` bytes (rounded up to pages) that the caller will
+    /// overwrite whole before anyone reads them: pages kept back if there
+    /// are some (their old contents are still there), else zeroed ones.
+    pub fn allocate_for_overwrite(&self, len: u64) -> Result<FileRange, MemoryFileError> {
+        let len = len.div_ceil(PAGE_SIZE) * PAGE_SIZE;
+        match self.take_spare(len) {
+            Some(r) => Ok(r),
+            None => self.allocate_punched(len),
+        }
+    }
+
+    /// `len` bytes (a multiple of pages) of the kept-back ranges, from the
+    /// smallest that holds them.
+    fn take_spare(&self, len: u64) -> Option<FileRange> {
+        let mut pages = self.pages();
+        let best = pages
+            .spare
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.len >= len)
+            .min_by_key(|(_, r)| r.len)
+            .map(|(i, _)| i)?;
+        let r = pages.spare.remove(best)?;
+        pages.spare_bytes -= len;
+        if r.len > len {
+            pages.spare.push_back(r.slice(len, r.len - len));
+        }
+        Some(FileRange {
+            offset: r.offset,
+            len,
+        })
     }
 
     fn pages(&self) -> std::sync::MutexGuard<'_, Pages> {
@@ -186,9 +250,11 @@ impl MemoryFile {
             .collect()
     }
 
-    /// Bytes currently allocated (each shared page counted once).
+    /// Bytes currently allocated (each shared page counted once; pages
+    /// kept back for copies count as free).
     pub fn used(&self) -> u64 {
-        self.size - self.pages().free.free_bytes
+        let pages = self.pages();
+        self.size - pages.free.free_bytes - pages.spare_bytes
     }
 
     /// Make the pages of `range` (still allocated, whoever owns them) read
@@ -209,8 +275,35 @@ impl MemoryFile {
         }
     }
 
-    /// Return pages nobody owns to the allocator and the host.
+    /// Return pages nobody owns to the allocator and the host; small ranges
+    /// are kept back for copies first, the oldest kept ones going back
+    /// instead when there are too many.
     fn release(&self, offset: u64, len: u64) {
+        if len > SPARE_MAX {
+            return self.punch_free(offset, len);
+        }
+        let evicted: Vec<FileRange> = {
+            let mut pages = self.pages();
+            let mut evicted = Vec::new();
+            while pages.spare_bytes + len > SPARE_MAX {
+                let Some(old) = pages.spare.pop_front() else {
+                    break;
+                };
+                pages.spare_bytes -= old.len;
+                evicted.push(old);
+            }
+            pages.spare.push_back(FileRange { offset, len });
+            pages.spare_bytes += len;
+            evicted
+        };
+        for r in evicted {
+            self.punch_free(r.offset, r.len);
+        }
+    }
+
+    /// Punch `len` bytes at `offset` out of the file and give them to the
+    /// allocator.
+    fn punch_free(&self, offset: u64, len: u64) {
         // Punching the hole both releases host memory and guarantees the
         // range reads as zeroes when it is allocated again.
         if let Err(e) = fallocate(
@@ -493,14 +586,46 @@ mod tests {
 
     #[test]
     fn freed_memory_reads_back_as_zero() {
-        let mf = MemoryFile::new(1 << 20).unwrap();
-        let r = mf.allocate(PAGE_SIZE).unwrap();
+        let mf = MemoryFile::new(8 << 20).unwrap();
+        // Larger than what is kept back for copies: punched at once.
+        let r = mf.allocate(2 * SPARE_MAX).unwrap();
         mf.write(r.offset, b"secret").unwrap();
         mf.free(r);
         let r2 = mf.allocate(PAGE_SIZE).unwrap();
-        assert_eq!(r2, r);
+        assert_eq!(r2.offset, r.offset);
         let mut buf = [1u8; 6];
         mf.read(r2.offset, &mut buf).unwrap();
+        assert_eq!(buf, [0; 6]);
+    }
+
+    #[test]
+    fn small_freed_ranges_are_reused_zeroed_or_for_copies() {
+        let mf = MemoryFile::new(8 << 20).unwrap();
+        let r = mf.allocate(4 * PAGE_SIZE).unwrap();
+        mf.write(r.offset, b"secret").unwrap();
+        mf.write(r.offset + PAGE_SIZE, b"secret").unwrap();
+        mf.free(r);
+        assert_eq!(mf.used(), 0, "kept-back pages count as free");
+        // A zeroed allocation gets them zeroed (best fit, the rest stays
+        // kept back).
+        let z = mf.allocate(PAGE_SIZE).unwrap();
+        assert_eq!(z.offset, r.offset);
+        let mut buf = [1u8; 6];
+        mf.read(z.offset, &mut buf).unwrap();
+        assert_eq!(buf, [0; 6]);
+        // A copy takes them as they are.
+        let c = mf.allocate_for_overwrite(3 * PAGE_SIZE).unwrap();
+        assert_eq!(c.offset, r.offset + PAGE_SIZE);
+        mf.read(c.offset, &mut buf).unwrap();
+        assert_eq!(&buf, b"secret");
+        assert_eq!(mf.used(), 4 * PAGE_SIZE);
+        // Past the limit, the oldest kept-back ranges are punched and freed.
+        mf.free(c);
+        let big = mf.allocate(SPARE_MAX).unwrap();
+        assert_ne!(big.offset, c.offset, "too large for the kept-back range");
+        mf.free(big);
+        assert_eq!(mf.used(), PAGE_SIZE);
+        mf.read(c.offset, &mut buf).unwrap();
         assert_eq!(buf, [0; 6]);
     }
 
