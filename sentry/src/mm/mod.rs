@@ -261,10 +261,15 @@ impl MemoryManager {
             return Ok(());
         }
         self.vmas.remove_range(addr, end);
-        for range in self.pmas.remove_range(addr, end) {
+        let freed = self.pmas.remove_range(addr, end);
+        // Unmapped first: another thread may be running guest code in this
+        // address space, and must not reach pages that the memory file may
+        // hand to another process as soon as they are freed.
+        let unmapped = self.asp.unmap(addr, len).map_err(platform_errno);
+        for range in freed {
             self.mf.free(range);
         }
-        self.asp.unmap(addr, len).map_err(platform_errno)
+        unmapped
     }
 
     /// Change the permissions of `[addr, addr + len)`, all of which must be mapped.
@@ -390,10 +395,13 @@ impl MemoryManager {
         let keep = old_len.min(new_len);
         let moved = self.pmas.take_range(old, old + keep);
         self.vmas.remove_range(old, old + old_len);
-        for range in self.pmas.remove_range(old, old + old_len) {
+        let freed = self.pmas.remove_range(old, old + old_len);
+        // Unmapped before freed, as in `unmap`.
+        let unmapped = self.asp.unmap(old, old_len).map_err(platform_errno);
+        for range in freed {
             self.mf.free(range);
         }
-        self.asp.unmap(old, old_len).map_err(platform_errno)?;
+        unmapped?;
         self.vmas.insert(
             dst,
             Vma {
@@ -475,10 +483,13 @@ impl MemoryManager {
             .map(|(s, v)| (s.max(addr), v.end.min(end)))
             .collect();
         for (lo, hi) in private {
-            for range in self.pmas.remove_range(lo, hi) {
+            let freed = self.pmas.remove_range(lo, hi);
+            // Unmapped before freed, as in `unmap`.
+            let unmapped = self.asp.unmap(lo, hi - lo).map_err(platform_errno);
+            for range in freed {
                 self.mf.free(range);
             }
-            self.asp.unmap(lo, hi - lo).map_err(platform_errno)?;
+            unmapped?;
         }
         Ok(())
     }

@@ -480,3 +480,61 @@ fn host_transfer_moves_bytes_between_guest_memory_and_a_host_pipe() {
     });
     assert_eq!(unmapped, Err(Errno::EFAULT));
 }
+
+/// An address space that notes how much of the memory file is in use each
+/// time something is unmapped from it.
+struct UsageAtUnmap {
+    mf: Arc<MemoryFile>,
+    seen: Arc<Mutex<Vec<u64>>>,
+}
+
+impl AddressSpace for UsageAtUnmap {
+    fn map_file(&self, _addr: u64, _range: FileRange, _perms: Access) -> vmm::Result<()> {
+        Ok(())
+    }
+    fn unmap(&self, _addr: u64, _len: u64) -> vmm::Result<()> {
+        self.seen.lock().unwrap().push(self.mf.used());
+        Ok(())
+    }
+    fn spawn_thread(&self) -> vmm::Result<Box<dyn vmm::ThreadSeed>> {
+        Err(vmm::PlatformError::Protocol("no threads here".into()))
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[test]
+fn pages_leave_the_address_space_before_they_are_freed() {
+    // Another thread of the process may be running guest code: freed
+    // pages could go to another process at once, so they must already be
+    // out of reach.
+    let mf = Arc::new(MemoryFile::new(64 << 20).unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let asp = UsageAtUnmap {
+        mf: mf.clone(),
+        seen: seen.clone(),
+    };
+    let layout = Layout::for_max_address(0x7fff_ffff_0000);
+    let mut mm = MemoryManager::new(mf.clone(), Box::new(asp), layout);
+    let len = 4 * PAGE_SIZE;
+    let mut touched = |mm: &mut MemoryManager| {
+        let a = mm
+            .map_anon(Placement::Hint(0), len, RW, VmaKind::Anon)
+            .unwrap();
+        mm.copy_out(a, b"secret").unwrap();
+        assert!(mf.used() > 0);
+        (a, mf.used())
+    };
+    let (a, used) = touched(&mut mm);
+    mm.unmap(a, len).unwrap();
+    let (b, used_b) = touched(&mut mm);
+    mm.discard(b, len).unwrap();
+    let (c, used_c) = touched(&mut mm);
+    // Moved and shrunk: the pages past the new length are freed.
+    let dst = c + 256 * PAGE_SIZE;
+    mm.remap(c, len, PAGE_SIZE, true, Some(dst)).unwrap();
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(&seen[..2], &[used, used_b], "unmap, then MADV_DONTNEED");
+    assert!(seen.contains(&used_c), "mremap's move: {seen:?}");
+}
