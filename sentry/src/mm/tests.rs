@@ -518,7 +518,7 @@ fn pages_leave_the_address_space_before_they_are_freed() {
     let layout = Layout::for_max_address(0x7fff_ffff_0000);
     let mut mm = MemoryManager::new(mf.clone(), Box::new(asp), layout);
     let len = 4 * PAGE_SIZE;
-    let mut touched = |mm: &mut MemoryManager| {
+    let touched = |mm: &mut MemoryManager| {
         let a = mm
             .map_anon(Placement::Hint(0), len, RW, VmaKind::Anon)
             .unwrap();
