@@ -156,18 +156,53 @@ pub fn block_signals(signals: &[i32]) -> Result<(), Errno> {
     Ok(())
 }
 
-/// Wait for one of `signals` (blocked in every thread) and take it.
-pub fn wait_signal(signals: &[i32]) -> Result<i32, Errno> {
+/// Wait for one of `signals` (blocked in every thread) and take it: its
+/// number and `si_code` (`SI_KERNEL` when the kernel sent it, as a
+/// terminal does; `SI_USER` and the like when a process did).
+pub fn wait_signal(signals: &[i32]) -> Result<(i32, i32), Errno> {
     let set = sigset(signals);
     loop {
-        // SAFETY: `set` is an initialised signal set; no siginfo is asked for.
-        let rc = unsafe { libc::sigwaitinfo(&set, std::ptr::null_mut()) };
+        // SAFETY: all-zero bytes are a valid siginfo_t (plain integers).
+        let mut info = unsafe { std::mem::zeroed::<libc::siginfo_t>() };
+        // SAFETY: `set` is an initialised signal set; the kernel writes one
+        // siginfo_t into `info`, which we own.
+        let rc = unsafe { libc::sigwaitinfo(&set, &mut info) };
         if rc > 0 {
-            return Ok(rc);
+            return Ok((rc, info.si_code));
         }
+        // A stop and continue of the process ends the wait with EINTR too.
         let e = last_errno();
         if e != Errno::EINTR {
             return Err(e);
         }
     }
+}
+
+/// Stop the whole host process with job-control signal `sig`, as a
+/// process whose default action for `sig` runs: the parent's `waitpid`
+/// sees it stopped by `sig`. Returns once the process is continued, or at
+/// once if the host discards the stop (the process group is orphaned, or
+/// `sig` is ignored). The signal is sent to the calling thread alone, so
+/// that a thread waiting for it with `wait_signal` cannot take it, and is
+/// unblocked just long enough to be acted on.
+pub fn stop_self(sig: i32) -> Result<(), Errno> {
+    let set = sigset(&[sig]);
+    // SAFETY: all-zero bytes are a valid sigset_t; it is filled in below.
+    let mut old = unsafe { std::mem::zeroed::<libc::sigset_t>() };
+    // SAFETY: `set` is initialised; the old mask is written into `old`.
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) };
+    if rc != 0 {
+        return Err(Errno(rc));
+    }
+    let tid = rustix::thread::gettid().as_raw_nonzero().get();
+    // SAFETY: tgkill with our own pid and thread id; no memory is involved.
+    let sent = unsafe { libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, sig) };
+    let sent = if sent < 0 { Err(last_errno()) } else { Ok(()) };
+    // SAFETY: `set` is initialised. Unblocking makes the pending signal act
+    // before the call returns; then the old mask comes back.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+    }
+    sent
 }

@@ -74,6 +74,8 @@ pub struct Run {
     cwd: PathBuf,
     stdin: Vec<u8>,
     timeout: Duration,
+    /// Variables added to `ENVIRONMENT`.
+    env: Vec<(OsString, OsString)>,
 }
 
 impl Run {
@@ -86,6 +88,7 @@ impl Run {
             // Generous: ptrace costs ~15 µs per system call and a loaded CI
             // machine may be slow, but a hung sandbox must still fail.
             timeout: Duration::from_secs(60),
+            env: Vec::new(),
         }
     }
 
@@ -106,6 +109,12 @@ impl Run {
 
     pub fn stdin(mut self, data: impl Into<Vec<u8>>) -> Self {
         self.stdin = data.into();
+        self
+    }
+
+    /// Add `key=value` to the program's environment.
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
         self
     }
 
@@ -139,6 +148,7 @@ impl Run {
         command
             .env_clear()
             .envs(ENVIRONMENT.iter().copied())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .current_dir(&self.cwd)
             .stdin(if self.stdin.is_empty() {
                 Stdio::null()

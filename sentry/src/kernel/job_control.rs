@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::process_table::{ProcessTable, CLD_CONTINUED, CLD_STOPPED};
+use super::process_table::{ProcessTable, CLD_CONTINUED, CLD_STOPPED, INIT_PID};
 use super::siginfo::SigInfo;
 use super::signal::sig_bit;
 use super::sleep::collect_posted;
@@ -86,6 +86,11 @@ pub fn stop(task: &mut Task, sig: i32) {
     }
     if task.procs.stop(task.tgid, sig) {
         tracing::debug!("pid {}: stopped by signal {sig}", task.tgid);
+        // On a terminal, rvisor is the host shell's job in the first
+        // process's place: it stops with it (and is back once continued).
+        if task.tgid == INIT_PID && task.procs.terminal_attached() {
+            super::host_job::follow_stop(sig);
+        }
         wait_while_stopped(task);
     }
     if several {

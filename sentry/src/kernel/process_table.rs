@@ -63,6 +63,10 @@ pub struct ProcessTable {
     groups: Mutex<BTreeMap<i32, Arc<ThreadGroup>>>,
     /// The controlling terminal's job-control state. Locked after `procs`.
     terminal: Mutex<terminal::TerminalState>,
+    /// Whether the first process's parent, outside the sandbox, counts as
+    /// a parent in another group of its session (for orphaned groups);
+    /// unset: it always does.
+    outside_parent: std::sync::OnceLock<fn() -> bool>,
 }
 
 /// si_code values of SIGCHLD.
@@ -80,6 +84,7 @@ impl ProcessTable {
             futexes: FutexTable::default(),
             groups: Mutex::default(),
             terminal: Mutex::default(),
+            outside_parent: std::sync::OnceLock::new(),
         })
     }
 

@@ -112,20 +112,33 @@ impl ProcessTable {
     /// Whether process group `pgid` is orphaned: no live member has a
     /// live parent in another group of the same session. The first
     /// process's parent is outside the sandbox; it counts as such a parent
-    /// (as a shell is for the job it runs), so its group is not orphaned.
+    /// (as a shell is for the job it runs), so its group is not orphaned,
+    /// unless `set_outside_parent` says otherwise.
     pub fn is_orphaned_pgrp(&self, pgid: i32) -> bool {
-        let g = self.lock();
-        let members =
-            g.1.values()
-                .filter(|p| p.pgid == pgid && p.zombie.is_none());
-        for m in members {
-            match g.1.get(&m.ppid).filter(|p| p.zombie.is_none()) {
-                Some(parent) if parent.pgid != pgid && parent.sid == m.sid => return false,
-                None if m.ppid == 0 && m.sid == INIT_PID => return false,
-                _ => {}
+        let mut first_is_member = false;
+        {
+            let g = self.lock();
+            let members =
+                g.1.values()
+                    .filter(|p| p.pgid == pgid && p.zombie.is_none());
+            for m in members {
+                match g.1.get(&m.ppid).filter(|p| p.zombie.is_none()) {
+                    Some(parent) if parent.pgid != pgid && parent.sid == m.sid => return false,
+                    None if m.ppid == 0 && m.sid == INIT_PID => first_is_member = true,
+                    _ => {}
+                }
             }
         }
-        true
+        // Asked with the table unlocked: it may look at the host.
+        !(first_is_member && self.outside_parent.get().is_none_or(|f| f()))
+    }
+
+    /// Decide with `f` whether the first process's parent outside the
+    /// sandbox counts as a parent in another group of its session (on a
+    /// terminal: whether rvisor's host process group is not orphaned).
+    /// Only the first call has an effect.
+    pub fn set_outside_parent(&self, f: fn() -> bool) {
+        let _ = self.outside_parent.set(f);
     }
 }
 

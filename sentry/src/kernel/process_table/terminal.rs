@@ -7,7 +7,7 @@
 
 use super::{ProcessTable, Procs};
 use crate::errno::Errno;
-use crate::kernel::siginfo::{SigInfo, SI_KERNEL};
+use crate::kernel::siginfo::{SigInfo, SI_KERNEL, SI_USER};
 
 /// The terminal's job-control state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -167,10 +167,37 @@ impl ProcessTable {
     /// Send `sig` from the kernel (the terminal) to every live member of
     /// group `pgid`, with a continue or kill taking effect at once.
     pub fn signal_group(&self, pgid: i32, sig: i32) {
-        let targets = self.kill_targets(0, super::KillScope::Group(pgid));
+        self.send_from_outside(
+            super::KillScope::Group(pgid),
+            SigInfo::fault(sig, SI_KERNEL, 0),
+        );
+    }
+
+    /// Send `sig` from a process outside the sandbox (`kill` on the host:
+    /// SI_USER, sender pid 0) to the live processes of `scope`.
+    pub fn signal_from_host(&self, scope: super::KillScope, sig: i32) {
+        self.send_from_outside(scope, SigInfo::from_sender(sig, SI_USER, 0, 0));
+    }
+
+    fn send_from_outside(&self, scope: super::KillScope, info: SigInfo) {
+        let targets = self.kill_targets(0, scope);
         for target in targets.iter().filter(|t| t.inbox.is_some()) {
-            crate::kernel::job_control::on_post(self, target.pid, sig);
-            self.post_to_process(target.pid, SigInfo::fault(sig, SI_KERNEL, 0));
+            crate::kernel::job_control::on_post(self, target.pid, info.signo);
+            self.post_to_process(target.pid, info);
+        }
+    }
+
+    /// Process `pid`'s group takes the terminal's foreground back, as a
+    /// host shell's `fg` does for the job it continues: only if `pid`'s
+    /// session still controls the terminal.
+    pub fn retake_foreground(&self, pid: i32) {
+        let g = self.lock();
+        let Some(p) = g.1.get(&pid).filter(|p| p.zombie.is_none() && p.ctty) else {
+            return;
+        };
+        let mut t = self.terminal();
+        if t.session == Some(p.sid) {
+            t.pgrp = Some(p.pgid);
         }
     }
 
