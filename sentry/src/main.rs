@@ -50,7 +50,10 @@ fn run(args: RunArgs) -> Result<u8> {
         envp,
     };
     match run_sandbox(&cfg) {
-        Ok(status) => Ok(status.shell_status() as u8),
+        Ok(status) => {
+            sentry::kernel::host_job::end_like(status);
+            Ok(status.shell_status() as u8)
+        }
         Err(e) => {
             eprintln!("rvisor: {e}");
             Ok(e.exit_status() as u8)

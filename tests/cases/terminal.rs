@@ -115,3 +115,76 @@ fn an_interactive_shell_stops_resumes_and_interrupts_jobs() {
         assert!(text.contains(line), "missing {line:?} in {out}");
     }
 }
+
+/// `busybox sh -i` on a pty, typing `keys`, with `$G` the guest
+/// `stop_and_read` and `$R` empty natively and `rvisor run --platform P
+/// --` for each platform: the shell's job is then the guest itself or
+/// rvisor running it. The shell shows the job as `${R} ${G}` either way,
+/// so the transcripts must match exactly. Returns the native one.
+fn same_as_a_host_shell_job(keys: &[(&str, &str)]) -> Outcome {
+    let mut args: Vec<OsString> = Vec::new();
+    for (trigger, key) in keys {
+        args.push(trigger.into());
+        args.push(key.into());
+    }
+    args.extend(["--", "/bin/busybox", "sh", "-i"].map(OsString::from));
+    let shell = |wrapper: String| {
+        Run::new(guest("pty_run"))
+            .args(args.clone())
+            .env("G", guest("stop_and_read"))
+            .env("R", wrapper)
+    };
+    let native = shell(String::new()).native();
+    for platform in available_platforms() {
+        let wrapper = format!("{} run --platform {platform} --", path(rvisor_binary()));
+        let sandboxed = shell(wrapper).native();
+        assert_same(
+            &native,
+            &sandboxed,
+            &format!("a host shell's job, --platform {platform}"),
+        );
+    }
+    native
+}
+
+/// rvisor as the job of an interactive host shell behaves as the program
+/// it runs: ^Z stops it and gives the shell the terminal back, `fg`
+/// continues it (its SIGCONT handler runs, its read of the terminal goes
+/// on in the foreground), `kill %1` ends it once continued, and ^C kills
+/// it with SIGINT as the shell sees it.
+#[test]
+fn rvisor_stops_and_continues_as_a_host_shell_job() {
+    let keys = [
+        ("# ", "$R $G\\n"),
+        ("reading a line\r\n", "^Z"),
+        ("Stopped", ""),
+        ("# ", "fg\\n"),
+        ("continued", "go\\n"),
+        ("in front", ""),
+        ("# ", "$R $G\\n"),
+        ("reading a line\r\n", "^Z"),
+        ("Stopped", ""),
+        ("# ", "kill %1\\n"),
+        ("# ", "fg\\n"),
+        ("# ", "echo st''atus $?\\n"),
+        ("status", ""),
+        ("# ", "$R $G\\n"),
+        ("reading a line\r\n", "^C"),
+        ("# ", "echo st''atus $?\\n"),
+        ("status", ""),
+        ("# ", "exit\\n"),
+    ];
+    let out = same_as_a_host_shell_job(&keys);
+    let text = out.stdout_text();
+    for line in [
+        "reading a line\n^Z[1]+  Stopped                    ${R} ${G}\n",
+        "fg\n${R} ${G}\ncontinued\ngo\ngot go\nin front: yes\n",
+        "fg\n${R} ${G}\nTerminated\n",
+        "status 143\n",
+        "reading a line\n^C\n",
+        "status 130\n",
+        "[exit 0]",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in {out}");
+    }
+}

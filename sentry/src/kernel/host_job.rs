@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rustix::process::{getpgid, getpgrp, getppid, getsid, Pid};
 
 use super::process_table::{KillScope, ProcessTable, INIT_PID};
+use super::ExitStatus;
 
 /// rvisor stopped itself for the first process and has not been continued
 /// since. One per host process: the host stops and continues all of it.
@@ -66,6 +67,19 @@ pub fn hangup(procs: &ProcessTable) {
     for sig in [libc::SIGHUP, libc::SIGCONT] {
         for &pgid in &groups {
             procs.signal_group(pgid, sig);
+        }
+    }
+}
+
+/// rvisor is about to end with the first process's `status`: as the host
+/// shell's job, it ends the way that process did, killed by the same
+/// signal (a shell treats a job killed by SIGINT differently from one
+/// that exited 130). Without a terminal, rvisor exits with 128+N.
+pub fn end_like(status: ExitStatus) {
+    if let ExitStatus::Signaled(sig) = status {
+        if super::terminal_signals::claimed() {
+            tracing::debug!("the first process was killed by signal {sig}: so is rvisor");
+            crate::host::die_by_signal(sig);
         }
     }
 }

@@ -12,6 +12,7 @@
 //! `kill -INT`...) goes to the first process, the program rvisor runs.
 
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use super::host_job;
@@ -33,6 +34,9 @@ const TAKEN: [i32; 7] = [
     libc::SIGTERM,
 ];
 
+/// `claim` found the controlling terminal and took its signals.
+static CLAIMED: AtomicBool = AtomicBool::new(false);
+
 /// Whether the sandbox runs on the caller's controlling terminal: its
 /// stdin is that terminal. If so, the signals `forward` takes are blocked
 /// in the calling thread and so in every thread it starts afterwards:
@@ -52,6 +56,7 @@ pub fn claim() -> bool {
     match crate::host::block_signals(&TAKEN) {
         Ok(()) => {
             tracing::debug!("running on the caller's controlling terminal");
+            CLAIMED.store(true, Ordering::SeqCst);
             true
         }
         Err(e) => {
@@ -59,6 +64,11 @@ pub fn claim() -> bool {
             false
         }
     }
+}
+
+/// Whether `claim` took the terminal: rvisor is a job of the host shell.
+pub fn claimed() -> bool {
+    CLAIMED.load(Ordering::SeqCst)
 }
 
 /// Start the thread that passes the signals blocked by `claim` on to the
