@@ -151,7 +151,8 @@ fn same_as_a_host_shell_job(keys: &[(&str, &str)]) -> Outcome {
 /// it runs: ^Z stops it and gives the shell the terminal back, `fg`
 /// continues it (its SIGCONT handler runs, its read of the terminal goes
 /// on in the foreground), `kill %1` ends it once continued, and ^C kills
-/// it with SIGINT as the shell sees it.
+/// it with SIGINT as the shell sees it. After `bg` its read of the
+/// terminal stops it with SIGTTIN, on the host.
 #[test]
 fn rvisor_stops_and_continues_as_a_host_shell_job() {
     let keys = [
@@ -160,6 +161,14 @@ fn rvisor_stops_and_continues_as_a_host_shell_job() {
         ("Stopped", ""),
         ("# ", "fg\\n"),
         ("continued", "go\\n"),
+        ("in front", ""),
+        ("# ", "$R $G\\n"),
+        ("reading a line\r\n", "^Z"),
+        ("Stopped", ""),
+        ("# ", "bg; sleep 1; jobs\\n"),
+        ("Stopped (tty input)", ""),
+        ("# ", "fg\\n"),
+        ("continued", "again\\n"),
         ("in front", ""),
         ("# ", "$R $G\\n"),
         ("reading a line\r\n", "^Z"),
@@ -179,6 +188,8 @@ fn rvisor_stops_and_continues_as_a_host_shell_job() {
     for line in [
         "reading a line\n^Z[1]+  Stopped                    ${R} ${G}\n",
         "fg\n${R} ${G}\ncontinued\ngo\ngot go\nin front: yes\n",
+        "bg; sleep 1; jobs\n[1] ${R} ${G}\ncontinued\n[1]+  Stopped (tty input)        ${R} ${G}\n",
+        "fg\n${R} ${G}\ncontinued\nagain\ngot again\nin front: yes\n",
         "fg\n${R} ${G}\nTerminated\n",
         "status 143\n",
         "reading a line\n^C\n",

@@ -50,11 +50,31 @@ pub fn check(task: &mut Task, sig: i32) -> Result<(), Errno> {
     Err(Errno::ERESTARTSYS)
 }
 
+/// The host's own check for a read: with rvisor in the host terminal's
+/// background (the host shell's `bg`), the sentry would otherwise wait in
+/// `poll` for input that never comes; a read of no bytes makes the host
+/// stop all of rvisor with SIGTTIN, as it would stop the program itself,
+/// until the shell's `fg` (the read then restarts and returns 0), or fail
+/// with EIO in an orphaned host group. The host's write and `ioctl` calls
+/// check for themselves.
+fn host_read_check(task: &Task, tty: BorrowedFd<'_>) -> Result<(), Errno> {
+    if !task.procs.terminal_attached() {
+        return Ok(());
+    }
+    let mut nothing = [0u8; 0];
+    match rustix::io::read(tty, &mut nothing[..]) {
+        Err(rustix::io::Errno::IO) => Err(Errno::EIO),
+        Err(rustix::io::Errno::INTR) => Err(Errno::ERESTARTSYS),
+        _ => Ok(()),
+    }
+}
+
 /// Before reading (`reading`) or writing the terminal `tty`: writes are
 /// checked only when the terminal has TOSTOP set.
 pub fn before_io(task: &mut Task, tty: BorrowedFd<'_>, reading: bool) -> Result<(), Errno> {
     if reading {
-        return check(task, libc::SIGTTIN);
+        check(task, libc::SIGTTIN)?;
+        return host_read_check(task, tty);
     }
     // The host's settings are read only for a background writer.
     if task.procs.tty_access(task.tgid) == TtyAccess::Allowed {
