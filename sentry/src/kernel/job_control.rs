@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::process_table::{ProcessTable, CLD_CONTINUED, CLD_STOPPED, INIT_PID};
+use super::process_table::{CLD_CONTINUED, CLD_STOPPED, INIT_PID};
 use super::siginfo::SigInfo;
 use super::signal::sig_bit;
 use super::sleep::collect_posted;
@@ -31,19 +31,6 @@ pub fn on_send(task: &mut Task, sig: i32) {
         s if sig_bit(s) & STOP_SIGNALS != 0 => {
             task.pending_signals.discard(sig_bit(libc::SIGCONT));
         }
-        _ => {}
-    }
-}
-
-/// The sender's part before posting `sig` to process `pid`: continuing
-/// (or killing) a stopped process takes effect before `kill` returns, so
-/// a `waitpid(WCONTINUED | WNOHANG)` right after it sees the change.
-pub fn on_post(procs: &ProcessTable, pid: i32, sig: i32) {
-    match sig {
-        libc::SIGCONT => {
-            procs.cont(pid);
-        }
-        libc::SIGKILL => procs.end_stop_for_kill(pid),
         _ => {}
     }
 }
@@ -125,5 +112,9 @@ pub fn wait_while_stopped(task: &mut Task) {
         inbox.wait_until(Instant::now() + Duration::from_secs(3600));
         collect_posted(task);
     }
+    // The SIGCONT that ended the stop was posted with it (under the
+    // table's lock): take it in now, so its handler runs before the
+    // interrupted call restarts.
+    collect_posted(task);
     tracing::debug!("pid {}: continues", task.tgid);
 }

@@ -11,6 +11,7 @@ use std::os::fd::BorrowedFd;
 
 use super::process_table::TtyAccess;
 use super::signal::sig_bit;
+use super::sleep::{collect_posted, signal_pending};
 use super::Task;
 use crate::errno::Errno;
 
@@ -57,9 +58,15 @@ pub fn check(task: &mut Task, sig: i32) -> Result<(), Errno> {
 /// until the shell's `fg` (the read then restarts and returns 0), or fail
 /// with EIO in an orphaned host group. The host's write and `ioctl` calls
 /// check for themselves.
-fn host_read_check(task: &Task, tty: BorrowedFd<'_>) -> Result<(), Errno> {
+fn host_read_check(task: &mut Task, tty: BorrowedFd<'_>) -> Result<(), Errno> {
     if !task.procs.terminal_attached() {
         return Ok(());
+    }
+    // A signal already here is delivered first, as the host would before
+    // its read: stopping all of rvisor must not hold it up.
+    collect_posted(task);
+    if signal_pending(task) {
+        return Err(Errno::ERESTARTSYS);
     }
     let mut nothing = [0u8; 0];
     match rustix::io::read(tty, &mut nothing[..]) {

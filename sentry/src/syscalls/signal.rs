@@ -5,7 +5,6 @@
 
 use super::Handler;
 use crate::errno::{Errno, SysResult};
-use crate::kernel::job_control;
 use crate::kernel::process_table::{KillScope, KillTarget};
 use crate::kernel::siginfo::{SigInfo, SI_TKILL, SI_USER};
 use crate::kernel::signal::{MaskHow, SigAction, SigStack, NSIG, UNBLOCKABLE};
@@ -142,9 +141,8 @@ fn signal_target(task: &mut Task, target: KillTarget, sig: i32, code: i32) {
         return;
     }
     if target.inbox.is_some() && sig != 0 {
-        job_control::on_post(&task.procs, target.pid, sig);
         let info = SigInfo::from_sender(sig, code, task.tgid, task.creds.uid);
-        task.procs.post_to_process(target.pid, info);
+        task.procs.send_to_process(target.pid, info);
     }
 }
 
@@ -210,8 +208,7 @@ fn sys_rt_sigqueueinfo(task: &mut Task, a: [u64; 6]) -> SysResult {
         return Err(Errno::ESRCH);
     }
     if sig != 0 {
-        job_control::on_post(&task.procs, pid, sig);
-        task.procs.post_to_process(pid, info);
+        task.procs.send_to_process(pid, info);
     }
     Ok(0)
 }

@@ -3,7 +3,7 @@
 //! and the SIGCHLD (CLD_STOPPED, CLD_CONTINUED) that tells the parent.
 //! The stopped task's own thread does the waiting (`kernel::job_control`).
 
-use super::{ProcessTable, WaitEvent, CLD_CONTINUED, CLD_STOPPED};
+use super::{ProcessTable, Procs, WaitEvent, CLD_CONTINUED, CLD_STOPPED};
 use crate::kernel::siginfo::SigInfo;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -35,10 +35,13 @@ impl ProcessTable {
     }
 
     /// Process `pid` continues (SIGCONT arrived). Returns whether it was
-    /// stopped. Both the sender and the stopped task call this, so the
-    /// parent sees the change as soon as `kill` returns.
+    /// stopped. Both the sender (`send_to_process`) and the stopped task
+    /// call this, so the parent sees the change as soon as `kill` returns.
     pub fn cont(&self, pid: i32) -> bool {
-        let mut g = self.lock();
+        self.cont_locked(&mut self.lock(), pid)
+    }
+
+    fn cont_locked(&self, g: &mut Procs, pid: i32) -> bool {
         let Some(p) = g.1.get_mut(&pid).filter(|p| p.job.stopped) else {
             return false;
         };
@@ -49,7 +52,7 @@ impl ProcessTable {
         let mut info = SigInfo::from_sender(libc::SIGCHLD, CLD_CONTINUED, pid, p.uid);
         info.fields[1] = libc::SIGCONT as u64;
         let inbox = p.inbox.clone();
-        self.notify_parent(&g, pid, info);
+        self.notify_parent(g, pid, info);
         // Every thread of the process waits out the stop: wake them all.
         self.nudge_threads(pid, &inbox);
         true
@@ -57,11 +60,41 @@ impl ProcessTable {
 
     /// SIGKILL ends a stop without a report: the exit follows.
     pub fn end_stop_for_kill(&self, pid: i32) {
-        let mut g = self.lock();
+        self.end_stop_for_kill_locked(&mut self.lock(), pid);
+    }
+
+    fn end_stop_for_kill_locked(&self, g: &mut Procs, pid: i32) {
         if let Some(p) = g.1.get_mut(&pid) {
             p.job = JobState::default();
             let inbox = p.inbox.clone();
             self.nudge_threads(pid, &inbox);
+        }
+    }
+
+    /// Post `info` for live process `pid` as `kill` does (Linux's
+    /// `prepare_signal`): SIGCONT ends a stop and SIGKILL any stop at
+    /// once, so a `waitpid(WCONTINUED | WNOHANG)` right after `kill` sees
+    /// the change. The table stays locked from the change to the post, so
+    /// a continued process finds its SIGCONT already posted when it runs
+    /// again and a handler runs before anything else, as on Linux (the
+    /// sender might otherwise be held up in between: a host stop of all
+    /// of rvisor). Returns whether the process is alive.
+    pub fn send_to_process(&self, pid: i32, info: SigInfo) -> bool {
+        let mut g = self.lock();
+        match info.signo {
+            libc::SIGCONT => {
+                self.cont_locked(&mut g, pid);
+            }
+            libc::SIGKILL => self.end_stop_for_kill_locked(&mut g, pid),
+            _ => {}
+        }
+        match g.1.get(&pid).filter(|p| p.zombie.is_none()) {
+            Some(p) => {
+                let inbox = p.inbox.clone();
+                self.post_locked(pid, &inbox, info);
+                true
+            }
+            None => false,
         }
     }
 

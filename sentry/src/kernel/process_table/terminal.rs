@@ -182,8 +182,7 @@ impl ProcessTable {
     fn send_from_outside(&self, scope: super::KillScope, info: SigInfo) {
         let targets = self.kill_targets(0, scope);
         for target in targets.iter().filter(|t| t.inbox.is_some()) {
-            crate::kernel::job_control::on_post(self, target.pid, info.signo);
-            self.post_to_process(target.pid, info);
+            self.send_to_process(target.pid, info);
         }
     }
 
