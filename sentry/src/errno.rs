@@ -17,6 +17,7 @@ macro_rules! errnos {
                 match self.0 {
                     $(libc::$name => stringify!($name),)*
                     512 => "ERESTARTSYS",
+                    513 => "ERESTARTNOINTR",
                     514 => "ERESTARTNOHAND",
                     516 => "ERESTART_RESTARTBLOCK",
                     _ => "E?",
@@ -81,6 +82,8 @@ errnos!(
 impl Errno {
     /// Restart if the handler has SA_RESTART (or no handler runs).
     pub const ERESTARTSYS: Errno = Errno(512);
+    /// Restart always, after any handler (FUTEX_LOCK_PI).
+    pub const ERESTARTNOINTR: Errno = Errno(513);
     /// Restart only if no handler runs (poll, select, pause, sigsuspend).
     pub const ERESTARTNOHAND: Errno = Errno(514);
     /// Like ERESTARTNOHAND, for sleeps that restart with the time left.
@@ -88,7 +91,7 @@ impl Errno {
 
     /// Whether this is one of the restart codes above.
     pub fn is_restart(self) -> bool {
-        matches!(self.0, 512 | 514 | 516)
+        matches!(self.0, 512..=514 | 516)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Threads: pthreads programs (musl and glibc builds of one source) with
 //! mutexes, condition variables, a worker pool, thread-local storage,
-//! pthread_kill, pthread_exit and exit() from a thread, compared with
-//! native on every platform.
+//! pthread_kill, pthread_exit and exit() from a thread, priority-inheritance
+//! and robust mutexes, compared with native on every platform.
 
 use crate::harness::{assert_same_as_native, guest, Run};
 
@@ -29,6 +29,30 @@ fn musl_pthreads_match_native() {
 #[test]
 fn glibc_pthreads_match_native() {
     check("threads_glibc");
+}
+
+/// PI mutexes (FUTEX_LOCK_PI/TRYLOCK_PI/UNLOCK_PI), robust ones included;
+/// the two libcs word their errors differently, so only the figures and
+/// the calls' outcomes are checked beyond matching native.
+fn check_pi(program: &str) {
+    let native = assert_same_as_native(&Run::new(guest(program)));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "counter 40000 (expected 40000)",
+        "LOCK_PI of a free word: ok, word is my id: yes",
+        "UNLOCK_PI: ok, word 0",
+        "LOCK_PI of a word naming no thread: No such process",
+        "UNLOCK_PI of a free word: Operation not permitted",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}
+
+#[test]
+fn pi_mutexes_match_native() {
+    check_pi("pi_mutex");
+    check_pi("pi_mutex_glibc");
 }
 
 #[test]

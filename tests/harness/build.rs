@@ -3,8 +3,8 @@
 //! Every `*.c` file becomes a static musl executable of the same name. Two
 //! extra builds of `hello.c` use the host's glibc: `hello_glibc` (static, a
 //! second libc's start-up code) and `hello_dynamic` (dynamically linked);
-//! `threads_glibc` and `vfork_glibc` are static glibc builds of `threads.c`
-//! and `vfork.c`. Outputs go to `CARGO_TARGET_TMPDIR/guests` and
+//! `threads_glibc`, `vfork_glibc` and `pi_mutex_glibc` are static glibc
+//! builds of `threads.c`, `vfork.c` and `pi_mutex.c`. Outputs go to `CARGO_TARGET_TMPDIR/guests` and
 //! are only rebuilt when a source or header is newer.
 
 use std::fs;
@@ -77,6 +77,14 @@ fn build_all() -> PathBuf {
         extra_flags: &["-static"],
         source: Path::new(SOURCE_DIR).join("vfork.c"),
         output: out_dir.join("vfork_glibc"),
+    });
+    // glibc's PTHREAD_PRIO_INHERIT and robust PI mutexes are what uses
+    // FUTEX_LOCK_PI in practice.
+    jobs.push(Job {
+        compiler: "gcc",
+        extra_flags: &["-static", "-pthread"],
+        source: Path::new(SOURCE_DIR).join("pi_mutex.c"),
+        output: out_dir.join("pi_mutex_glibc"),
     });
 
     // Every guest includes the shared headers, so they date every output.

@@ -6,10 +6,9 @@
 //! check and the sleep is lost. Waiters sleep on their own signal inbox, so
 //! a signal ends the wait as on Linux.
 //!
-//! Both private and "shared" futexes are keyed by (memory manager,
-//! address): threads of one process, which is what shared futexes are
-//! used for in practice here, reach the same queue; futexes in memory that
-//! two processes share are not matched across them.
+//! A futex is keyed by (memory manager, address), except a non-private one
+//! in memory processes share (MAP_SHARED), which is keyed by its
+//! memory-file offset so the processes meet on it (`key_for`).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,6 +23,25 @@ pub struct FutexKey {
     pub mm: usize,
     pub addr: u64,
 }
+
+/// `key` for a futex known to be private (or not).
+pub fn key_for(task: &super::Task, private: bool, addr: u64) -> FutexKey {
+    if !private {
+        if let Some(offset) = task.mm.lock().shared_offset(addr) {
+            return FutexKey {
+                mm: SHARED_FUTEX,
+                addr: offset,
+            };
+        }
+    }
+    FutexKey {
+        mm: task.mm.id(),
+        addr,
+    }
+}
+
+/// The `mm` of a futex key in shared memory (no memory manager's id is 0).
+const SHARED_FUTEX: usize = 0;
 
 /// One task sleeping in FUTEX_WAIT.
 pub struct Waiter {

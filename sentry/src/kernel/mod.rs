@@ -4,6 +4,7 @@ pub mod clone_flags;
 pub mod exec;
 pub mod fork;
 pub mod futex;
+pub mod futex_pi;
 pub mod host_job;
 mod host_thread;
 pub mod inbox;

@@ -57,6 +57,8 @@ pub struct ProcessTable {
     max_processes: usize,
     /// Futex wait queues of every task in the sandbox.
     pub futexes: FutexTable,
+    /// Sleepers on priority-inheritance futexes.
+    pub pi_futexes: crate::kernel::futex_pi::PiFutexes,
     /// Each process's threads, to route signals for the process and for
     /// /proc (which shows zombies too, until they are reaped). Locked
     /// after `procs`.
@@ -82,6 +84,7 @@ impl ProcessTable {
             threads: Mutex::default(),
             max_processes,
             futexes: FutexTable::default(),
+            pi_futexes: Default::default(),
             groups: Mutex::default(),
             terminal: Mutex::default(),
             outside_parent: std::sync::OnceLock::new(),

@@ -120,6 +120,7 @@ fn settle_restart(task: &mut Task, handler: Option<&SigAction>) {
     }
     let restart = match code {
         Errno::ERESTARTSYS => handler.is_none_or(|a| a.flags & libc::SA_RESTART as u64 != 0),
+        Errno::ERESTARTNOINTR => true,
         _ => handler.is_none(),
     };
     if restart {

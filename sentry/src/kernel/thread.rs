@@ -186,19 +186,25 @@ fn release_robust_list(task: &mut Task, head: u64) {
         let Ok(next) = task.mm.read_val::<u64>(entry & !1) else {
             break;
         };
-        owner_died(task, (entry & !1).wrapping_add(offset));
+        owner_died(task, (entry & !1).wrapping_add(offset), entry & 1 != 0);
         entry = next;
         seen += 1;
     }
     if pending != 0 {
-        owner_died(task, (pending & !1).wrapping_add(offset));
+        owner_died(task, (pending & !1).wrapping_add(offset), pending & 1 != 0);
     }
 }
 
 /// The futex at `addr` is held by the exiting thread: mark it owner-dead
-/// and wake one waiter, as Linux's handle_futex_death does.
-fn owner_died(task: &mut Task, addr: u64) {
+/// and wake one waiter, as Linux's handle_futex_death does. A PI futex
+/// (the entry's low bit) is marked atomically and its first sleeper woken
+/// to take it over.
+fn owner_died(task: &mut Task, addr: u64, pi: bool) {
     if !addr.is_multiple_of(4) {
+        return;
+    }
+    if pi {
+        pi_owner_died(task, addr);
         return;
     }
     let Ok(val) = task.mm.read_val::<u32>(addr) else {
@@ -215,4 +221,26 @@ fn owner_died(task: &mut Task, addr: u64) {
         };
         task.procs.futexes.wake(key, 1, u32::MAX);
     }
+}
+
+fn pi_owner_died(task: &mut Task, addr: u64) {
+    let tid = task.tid as u32;
+    loop {
+        let Ok(val) = task.mm.compare_exchange_u32(addr, u32::MAX, u32::MAX) else {
+            return;
+        };
+        if val & FUTEX_TID_MASK != tid {
+            return;
+        }
+        let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+        match task.mm.compare_exchange_u32(addr, val, new) {
+            Ok(seen) if seen == val => break,
+            Ok(_) => continue,
+            Err(_) => return,
+        }
+    }
+    // Linux names a robust futex as shared; for private memory that is the
+    // same queue.
+    let key = super::futex::key_for(task, false, addr);
+    task.procs.pi_futexes.owner_died(key);
 }

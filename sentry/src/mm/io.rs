@@ -174,6 +174,24 @@ impl MemoryManager {
         Ok(v)
     }
 
+    /// Compare-and-swap the 32-bit guest word at `addr` (4-byte aligned),
+    /// as a write would reach it (backed, copy-on-write broken): returns
+    /// what it held. EFAULT if it is not writable.
+    pub fn compare_exchange_u32(&mut self, addr: u64, old: u32, new: u32) -> Result<u32, Errno> {
+        if !addr.is_multiple_of(4) {
+            return Err(Errno::EINVAL);
+        }
+        let mut seen = None;
+        self.with_pieces(addr, 4, Access::WRITE, |mf, _, off, _| {
+            seen = Some(
+                mf.compare_exchange_u32(off, old, new)
+                    .map_err(|_| Errno::EFAULT)?,
+            );
+            Ok(())
+        })?;
+        seen.ok_or(Errno::EFAULT)
+    }
+
     /// Write a plain-data value to guest memory.
     pub fn write_val<T: bytemuck::Pod>(&mut self, addr: u64, v: &T) -> Result<(), Errno> {
         self.copy_out(addr, bytemuck::bytes_of(v))

@@ -63,6 +63,10 @@ impl SharedMm {
         self.lock().read_val(addr)
     }
 
+    pub fn compare_exchange_u32(&self, addr: u64, old: u32, new: u32) -> Result<u32, Errno> {
+        self.lock().compare_exchange_u32(addr, old, new)
+    }
+
     pub fn write_val<T: bytemuck::Pod>(&self, addr: u64, v: &T) -> Result<(), Errno> {
         self.lock().write_val(addr, v)
     }

@@ -1,6 +1,7 @@
 //! futex: WAIT/WAKE (with bitsets), REQUEUE, CMP_REQUEUE and WAKE_OP over
-//! the sandbox's wait queues (`kernel::futex`), with Linux's checks and
-//! errors. PI futexes are not implemented (ENOSYS).
+//! the sandbox's wait queues (`kernel::futex`), and LOCK_PI, LOCK_PI2,
+//! TRYLOCK_PI and UNLOCK_PI (`kernel::futex_pi`), with Linux's checks and
+//! errors. WAIT_REQUEUE_PI and CMP_REQUEUE_PI are ENOSYS.
 
 use std::time::{Duration, Instant};
 
@@ -9,8 +10,11 @@ use bytemuck::{Pod, Zeroable};
 use super::Handler;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::futex::FutexKey;
+use crate::kernel::futex_pi::{Locked, PiWord};
+use crate::kernel::process_table::ProcessTable;
 use crate::kernel::sleep::{collect_posted, signal_pending};
 use crate::kernel::Task;
+use crate::mm::SharedMm;
 
 pub(super) const TABLE: &[(i64, Handler)] = &[(libc::SYS_futex, sys_futex)];
 
@@ -19,6 +23,10 @@ const FUTEX_WAKE: u64 = 1;
 const FUTEX_REQUEUE: u64 = 3;
 const FUTEX_CMP_REQUEUE: u64 = 4;
 const FUTEX_WAKE_OP: u64 = 5;
+const FUTEX_LOCK_PI: u64 = 6;
+const FUTEX_UNLOCK_PI: u64 = 7;
+const FUTEX_TRYLOCK_PI: u64 = 8;
+const FUTEX_LOCK_PI2: u64 = 13;
 const FUTEX_WAIT_BITSET: u64 = 9;
 const FUTEX_WAKE_BITSET: u64 = 10;
 const FUTEX_PRIVATE_FLAG: u64 = 128;
@@ -46,22 +54,8 @@ fn read_timeout(task: &mut Task, addr: u64) -> Result<Option<Duration>, Errno> {
 /// is named by its memory-file page, so processes sharing the pages meet
 /// on it; otherwise by this memory manager and the address.
 fn key(task: &Task, op: u64, addr: u64) -> FutexKey {
-    if op & FUTEX_PRIVATE_FLAG == 0 {
-        if let Some(offset) = task.mm.lock().shared_offset(addr) {
-            return FutexKey {
-                mm: SHARED_FUTEX,
-                addr: offset,
-            };
-        }
-    }
-    FutexKey {
-        mm: task.mm.id(),
-        addr,
-    }
+    crate::kernel::futex::key_for(task, op & FUTEX_PRIVATE_FLAG != 0, addr)
 }
-
-/// The `mm` of a futex key in shared memory (no memory manager's id is 0).
-const SHARED_FUTEX: usize = 0;
 
 /// A count argument (`val`, `val2`): Linux treats negative ones as 0 or
 /// refuses them.
@@ -79,7 +73,11 @@ fn sys_futex(task: &mut Task, a: [u64; 6]) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
-    if op & FUTEX_CLOCK_REALTIME != 0 && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT {
+    if op & FUTEX_CLOCK_REALTIME != 0
+        && cmd != FUTEX_WAIT_BITSET
+        && cmd != FUTEX_WAIT
+        && cmd != FUTEX_LOCK_PI2
+    {
         return Err(Errno::ENOSYS);
     }
     match cmd {
@@ -97,16 +95,7 @@ fn sys_futex(task: &mut Task, a: [u64; 6]) -> SysResult {
                 // FUTEX_WAIT's timeout is relative.
                 Some(d) if cmd == FUTEX_WAIT => Some(Instant::now() + d),
                 // FUTEX_WAIT_BITSET's is an absolute time on its clock.
-                Some(abs) => {
-                    let clock = if op & FUTEX_CLOCK_REALTIME != 0 {
-                        rustix::time::ClockId::Realtime
-                    } else {
-                        rustix::time::ClockId::Monotonic
-                    };
-                    let now = rustix::time::clock_gettime(clock);
-                    let now = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
-                    Some(Instant::now() + abs.saturating_sub(now))
-                }
+                Some(abs) => Some(absolute_deadline(abs, op & FUTEX_CLOCK_REALTIME != 0)),
             };
             let key = key(task, op, uaddr);
             futex_wait(task, key, uaddr, val as u32, bitset, deadline)
@@ -167,7 +156,111 @@ fn sys_futex(task: &mut Task, a: [u64; 6]) -> SysResult {
             )?;
             Ok(n as u64)
         }
+        FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
+            // LOCK_PI's timeout is absolute on CLOCK_REALTIME; LOCK_PI2's
+            // on CLOCK_MONOTONIC unless FUTEX_CLOCK_REALTIME says otherwise.
+            let realtime = cmd == FUTEX_LOCK_PI || op & FUTEX_CLOCK_REALTIME != 0;
+            let deadline = match cmd {
+                FUTEX_TRYLOCK_PI => None,
+                _ => read_timeout(task, timeout)?.map(|abs| absolute_deadline(abs, realtime)),
+            };
+            let key = key(task, op, uaddr);
+            futex_lock_pi(task, key, uaddr, deadline, cmd == FUTEX_TRYLOCK_PI)
+        }
+        FUTEX_UNLOCK_PI => {
+            let key = key(task, op, uaddr);
+            let word = GuestWord {
+                mm: &task.mm,
+                addr: uaddr,
+                procs: &task.procs,
+            };
+            task.procs
+                .pi_futexes
+                .unlock_pi(key, task.tid as u32, &word)
+                .map(|()| 0)
+        }
         _ => Err(Errno::ENOSYS),
+    }
+}
+
+/// When absolute time `abs` on CLOCK_REALTIME (or CLOCK_MONOTONIC) comes.
+fn absolute_deadline(abs: Duration, realtime: bool) -> Instant {
+    let clock = if realtime {
+        rustix::time::ClockId::Realtime
+    } else {
+        rustix::time::ClockId::Monotonic
+    };
+    let now = rustix::time::clock_gettime(clock);
+    let now = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
+    Instant::now() + abs.saturating_sub(now)
+}
+
+/// A PI futex word in guest memory, for `kernel::futex_pi`.
+pub(crate) struct GuestWord<'a> {
+    pub mm: &'a SharedMm,
+    pub addr: u64,
+    pub procs: &'a ProcessTable,
+}
+
+impl PiWord for GuestWord<'_> {
+    fn cas(&self, old: u32, new: u32) -> Result<u32, Errno> {
+        self.mm.compare_exchange_u32(self.addr, old, new)
+    }
+
+    fn alive(&self, tid: u32) -> bool {
+        self.procs.thread_inbox(None, tid as i32).is_some()
+    }
+}
+
+/// FUTEX_LOCK_PI: take the lock or sleep until it is handed over, the
+/// deadline passes (ETIMEDOUT) or a signal comes (the call then restarts
+/// after any handler, as Linux's does); TRYLOCK_PI never sleeps.
+fn futex_lock_pi(
+    task: &mut Task,
+    key: FutexKey,
+    uaddr: u64,
+    deadline: Option<Instant>,
+    try_only: bool,
+) -> SysResult {
+    let far = Instant::now() + Duration::from_secs(1 << 32);
+    let inbox = task.inbox.clone();
+    loop {
+        let word = GuestWord {
+            mm: &task.mm,
+            addr: uaddr,
+            procs: &task.procs,
+        };
+        let procs = task.procs.clone();
+        let waiter =
+            match procs
+                .pi_futexes
+                .lock_pi(key, task.tid as u32, &inbox, &word, try_only)?
+            {
+                Locked::Acquired => return Ok(0),
+                Locked::Queued(w) => w,
+            };
+        task.publish_mask(0);
+        loop {
+            if inbox.wait_until_or(deadline.unwrap_or(far), || waiter.woken()) {
+                break;
+            }
+            collect_posted(task);
+            let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+            if signal_pending(task) || timed_out {
+                if procs.pi_futexes.cancel(&waiter) {
+                    return Ok(0);
+                }
+                return Err(if timed_out {
+                    Errno::ETIMEDOUT
+                } else {
+                    Errno::ERESTARTNOINTR
+                });
+            }
+        }
+        if waiter.granted() {
+            return Ok(0);
+        }
+        // Woken to take over from an owner that died: try again.
     }
 }
 

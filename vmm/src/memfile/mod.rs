@@ -417,6 +417,38 @@ impl MemoryFile {
         }
     }
 
+    /// Atomically replace the aligned 32-bit word at `offset` with `new`
+    /// if it holds `old`; returns what it held. Guest threads may be
+    /// changing the word at the same moment (a futex), so this is a real
+    /// compare-and-swap on the shared mapping.
+    pub fn compare_exchange_u32(
+        &self,
+        offset: u64,
+        old: u32,
+        new: u32,
+    ) -> Result<u32, MemoryFileError> {
+        let off = self.check(offset, 4)?;
+        if off % 4 != 0 {
+            return Err(MemoryFileError::OutOfRange { offset, len: 4 });
+        }
+        // SAFETY: `check` proved the word lies inside our writable shared
+        // mapping, which lives as long as `self`, and it is 4-byte aligned;
+        // every access the sentry makes to such a word is atomic or a plain
+        // copy of guest data, which the guest may race with anyway.
+        let word =
+            unsafe { std::sync::atomic::AtomicU32::from_ptr(self.base.as_ptr().add(off).cast()) };
+        Ok(
+            match word.compare_exchange(
+                old,
+                new,
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+            ) {
+                Ok(v) | Err(v) => v,
+            },
+        )
+    }
+
     /// Host iovecs over the mapping for `pieces`, each checked to lie
     /// inside the file.
     fn iovecs(&self, pieces: &[(u64, usize)]) -> io::Result<Vec<libc::iovec>> {
@@ -668,5 +700,18 @@ mod tests {
         assert!(mf.read(2 * PAGE_SIZE - 4, &mut buf).is_err());
         assert!(mf.write(u64::MAX - 2, &buf).is_err());
         assert!(mf.allocate(3 * PAGE_SIZE).is_err());
+    }
+
+    #[test]
+    fn compare_exchange_swaps_only_the_expected_value() {
+        let mf = MemoryFile::new(2 * PAGE_SIZE).unwrap();
+        mf.write(8, &5u32.to_ne_bytes()).unwrap();
+        assert_eq!(mf.compare_exchange_u32(8, 4, 9).unwrap(), 5, "no swap");
+        assert_eq!(mf.compare_exchange_u32(8, 5, 9).unwrap(), 5);
+        let mut word = [0u8; 4];
+        mf.read(8, &mut word).unwrap();
+        assert_eq!(u32::from_ne_bytes(word), 9);
+        assert!(mf.compare_exchange_u32(9, 0, 0).is_err(), "misaligned");
+        assert!(mf.compare_exchange_u32(2 * PAGE_SIZE, 0, 0).is_err());
     }
 }
