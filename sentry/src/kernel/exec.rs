@@ -204,7 +204,7 @@ pub fn execve(
     if !task.mm.is_shared() {
         task.clear_child_tid = 0;
     }
-    super::thread::release_futexes(task);
+    super::thread::release_futexes(task, false);
     task.mm = crate::mm::SharedMm::new(loaded.mm);
     // A vfork child has let go of its parent's memory: the parent runs on.
     task.vfork_release = None;

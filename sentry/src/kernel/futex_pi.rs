@@ -1,20 +1,25 @@
 //! Priority-inheritance futexes: the lock protocol of FUTEX_LOCK_PI,
-//! FUTEX_TRYLOCK_PI and FUTEX_UNLOCK_PI.
+//! FUTEX_TRYLOCK_PI and FUTEX_UNLOCK_PI, and what an owner's exit does.
 //!
 //! The futex word holds the owner's thread id, FUTEX_WAITERS when someone
 //! sleeps on it (so the owner's unlock must come to the kernel) and
 //! FUTEX_OWNER_DIED after a robust owner exited. User space takes a free
 //! lock and releases an uncontended one by itself; the sentry sees only the
-//! contended cases. An unlock with sleepers hands the lock straight to the
-//! first of them by writing its id, as Linux does. The "priority
-//! inheritance" itself (boosting the owner's scheduling priority) means
-//! nothing to the sandbox's scheduler and is not done.
+//! contended cases. While sleepers are queued the sentry also knows the
+//! owner (Linux's pi_state), so a word user space changed behind its back
+//! is refused (EINVAL), and an owner's exit hands the lock to the first
+//! sleeper even when the futex was not robust, as Linux does.
+//!
+//! The "priority inheritance" itself (boosting the owner's scheduling
+//! priority while higher-priority threads wait) means nothing to the
+//! sandbox's scheduler, which has no priorities, and is not done: sleepers
+//! are served first come, first served.
 //!
 //! The word is changed only by compare-and-swap on guest memory, with the
 //! sleepers' queues locked, because guest threads change it concurrently.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::futex::FutexKey;
@@ -25,29 +30,44 @@ pub const FUTEX_WAITERS: u32 = 0x8000_0000;
 pub const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
 pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 
+const SLEEPING: u8 = 0;
+const GRANTED: u8 = 1;
+const TAKE_OVER: u8 = 2;
+
+/// How a sleeper in FUTEX_LOCK_PI came to own the lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Woken {
+    /// Handed over by the owner's unlock: the word already names it.
+    Granted,
+    /// Its owner exited: the sleeper owns it and must write its own id
+    /// into the word (`PiFutexes::take_over`), in its own memory.
+    TakeOver,
+}
+
 /// One task sleeping in FUTEX_LOCK_PI.
 pub struct PiWaiter {
     key: FutexKey,
     tid: u32,
-    /// Woken: by a hand-over (`granted`) or to try again (the owner died).
-    woken: AtomicBool,
-    granted: AtomicBool,
+    state: AtomicU8,
     inbox: Arc<SignalInbox>,
 }
 
 impl PiWaiter {
-    pub fn woken(&self) -> bool {
-        self.woken.load(Ordering::Acquire)
+    /// Whether (and how) the lock became this waiter's.
+    pub fn woken(&self) -> Option<Woken> {
+        match self.state.load(Ordering::Acquire) {
+            GRANTED => Some(Woken::Granted),
+            TAKE_OVER => Some(Woken::TakeOver),
+            _ => None,
+        }
     }
 
-    /// The lock was handed to this waiter: the word already names it.
-    pub fn granted(&self) -> bool {
-        self.granted.load(Ordering::Acquire)
-    }
-
-    fn wake(&self, granted: bool) {
-        self.granted.store(granted, Ordering::Release);
-        self.woken.store(true, Ordering::Release);
+    fn wake(&self, how: Woken) {
+        let state = match how {
+            Woken::Granted => GRANTED,
+            Woken::TakeOver => TAKE_OVER,
+        };
+        self.state.store(state, Ordering::Release);
         self.inbox.nudge();
     }
 }
@@ -56,11 +76,12 @@ impl PiWaiter {
 pub trait PiWord {
     /// Compare-and-swap the word: returns what it held.
     fn cas(&self, old: u32, new: u32) -> Result<u32, Errno>;
-    /// Whether thread `tid` is alive.
-    fn alive(&self, tid: u32) -> bool;
+    /// Whether thread `tid` is in the sandbox's thread table.
+    fn listed(&self, tid: u32) -> bool;
 
     fn load(&self) -> Result<u32, Errno> {
-        // A swap that can only fail reads the word atomically.
+        // A swap that can only fail reads the word atomically (and, as
+        // Linux's, needs it writable).
         self.cas(u32::MAX, u32::MAX)
     }
 }
@@ -73,14 +94,40 @@ pub enum Locked {
     Queued(Arc<PiWaiter>),
 }
 
+/// The sleepers on one contended PI futex.
+struct PiQueue {
+    /// The owner, as the sentry knows it; `None` from an owner's exit until
+    /// the sleeper it woke has taken the lock over.
+    owner: Option<u32>,
+    sleepers: VecDeque<Arc<PiWaiter>>,
+}
+
 #[derive(Default)]
 pub struct PiFutexes {
-    queues: Mutex<HashMap<FutexKey, VecDeque<Arc<PiWaiter>>>>,
+    queues: Mutex<HashMap<FutexKey, PiQueue>>,
+    /// Threads that have let their PI futexes go on exit but may still be
+    /// listed (a first thread that left with others running): they count
+    /// as dead owners. A leaf lock, taken under `queues` or the process
+    /// table's lock and never the other way round.
+    exited: Mutex<HashSet<u32>>,
 }
 
 impl PiFutexes {
-    fn lock(&self) -> MutexGuard<'_, HashMap<FutexKey, VecDeque<Arc<PiWaiter>>>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<FutexKey, PiQueue>> {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn exited(&self) -> MutexGuard<'_, HashSet<u32>> {
+        self.exited.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn alive(&self, tid: u32, word: &dyn PiWord) -> bool {
+        word.listed(tid) && !self.exited().contains(&tid)
+    }
+
+    /// Id `tid` names a new thread or process: it is alive again.
+    pub fn forget(&self, tid: u32) {
+        self.exited().remove(&tid);
     }
 
     /// FUTEX_LOCK_PI (or TRYLOCK_PI, which never queues: EAGAIN) by thread
@@ -94,46 +141,70 @@ impl PiFutexes {
         try_only: bool,
     ) -> Result<Locked, Errno> {
         let mut queues = self.lock();
-        let queued = queues.get(&key).is_some_and(|q| !q.is_empty());
         loop {
             let v = word.load()?;
             let owner = v & FUTEX_TID_MASK;
-            if owner == 0 {
-                // Free (perhaps after its owner died, which stays marked
-                // for the new owner to see).
-                let waiters = if queued { FUTEX_WAITERS } else { 0 };
-                let new = tid | (v & FUTEX_OWNER_DIED) | waiters;
-                if word.cas(v, new)? == v {
-                    return Ok(Locked::Acquired);
-                }
-                continue;
-            }
             if owner == tid {
                 return Err(Errno::EDEADLK);
             }
-            if !word.alive(owner) {
+            if let Some(q) = queues.get(&key) {
+                // Contended: the word must name the owner the sentry knows,
+                // unless a dead owner's hand-over is under way.
+                let consistent = match q.owner {
+                    None => true,
+                    Some(_) if owner == 0 => v & FUTEX_OWNER_DIED != 0,
+                    Some(o) => o == owner,
+                };
+                if !consistent {
+                    tracing::debug!(?key, v, "PI futex word changed behind the sentry");
+                    return Err(Errno::EINVAL);
+                }
+                if try_only {
+                    return Err(Errno::EAGAIN);
+                }
+                if v & FUTEX_WAITERS == 0 && word.cas(v, v | FUTEX_WAITERS)? != v {
+                    continue;
+                }
+                let w = new_waiter(key, tid, inbox);
+                if let Some(q) = queues.get_mut(&key) {
+                    q.sleepers.push_back(w.clone());
+                }
+                return Ok(Locked::Queued(w));
+            }
+            if owner == 0 {
+                // Free (perhaps after its robust owner died: the mark stays
+                // for the new owner to see).
+                if word.cas(v, tid | (v & FUTEX_OWNER_DIED))? != v {
+                    continue;
+                }
+                return Ok(Locked::Acquired);
+            }
+            // Linux marks the word contended before it looks at the owner,
+            // so a failed attempt leaves FUTEX_WAITERS set; so does this.
+            if v & FUTEX_WAITERS == 0 && word.cas(v, v | FUTEX_WAITERS)? != v {
+                continue;
+            }
+            if !self.alive(owner, word) {
                 return Err(Errno::ESRCH);
             }
             if try_only {
                 return Err(Errno::EAGAIN);
             }
-            if v & FUTEX_WAITERS == 0 && word.cas(v, v | FUTEX_WAITERS)? != v {
-                continue;
-            }
-            let waiter = Arc::new(PiWaiter {
+            let w = new_waiter(key, tid, inbox);
+            queues.insert(
                 key,
-                tid,
-                woken: AtomicBool::new(false),
-                granted: AtomicBool::new(false),
-                inbox: inbox.clone(),
-            });
-            queues.entry(key).or_default().push_back(waiter.clone());
-            return Ok(Locked::Queued(waiter));
+                PiQueue {
+                    owner: Some(owner),
+                    sleepers: VecDeque::from([w.clone()]),
+                },
+            );
+            return Ok(Locked::Queued(w));
         }
     }
 
     /// FUTEX_UNLOCK_PI by thread `tid`: hand the lock to the first
-    /// sleeper, or free it. EPERM if `tid` does not own it.
+    /// sleeper, or free it. EPERM if `tid` does not own it; EAGAIN if the
+    /// word changed under an uncontended unlock (user space retries).
     pub fn unlock_pi(&self, key: FutexKey, tid: u32, word: &dyn PiWord) -> Result<(), Errno> {
         let mut queues = self.lock();
         loop {
@@ -141,172 +212,116 @@ impl PiFutexes {
             if v & FUTEX_TID_MASK != tid {
                 return Err(Errno::EPERM);
             }
-            let next = queues.get(&key).and_then(|q| q.front().cloned());
+            let next = queues
+                .get(&key)
+                .and_then(|q| q.sleepers.front())
+                .map(|w| w.tid);
+            let Some(next) = next else {
+                return if word.cas(v, 0)? == v {
+                    Ok(())
+                } else {
+                    Err(Errno::EAGAIN)
+                };
+            };
             // The new owner's unlock must come here too while others may
-            // still sleep, so the hand-over keeps FUTEX_WAITERS, as Linux.
-            let new = next.as_ref().map_or(0, |w| w.tid | FUTEX_WAITERS);
-            if word.cas(v, new)? != v {
+            // still sleep, so the hand-over keeps FUTEX_WAITERS (and drops
+            // FUTEX_OWNER_DIED), as Linux's.
+            if word.cas(v, next | FUTEX_WAITERS)? != v {
                 continue;
             }
-            if let Some(w) = next {
-                pop(&mut queues, key);
-                w.wake(true);
+            if let Some(w) = pop_first(&mut queues, key, Some(next)) {
+                w.wake(Woken::Granted);
             }
             return Ok(());
         }
     }
 
-    /// The robust owner of the word died: it was marked OWNER_DIED with
-    /// no owner; the first sleeper wakes to take it over (and sees the
-    /// mark, which glibc turns into EOWNERDEAD).
-    pub fn owner_died(&self, key: FutexKey) {
+    /// Thread `tid` exits (`gone`) or execs: every PI futex it owns with
+    /// sleepers goes to the first of them, which takes it over. A robust
+    /// one was marked FUTEX_OWNER_DIED before (and the mark stays). After
+    /// an exit, `tid` counts as dead for later lockers (ESRCH).
+    pub fn owner_exited(&self, tid: u32, gone: bool) {
         let mut queues = self.lock();
-        if let Some(w) = queues.get(&key).and_then(|q| q.front().cloned()) {
-            pop(&mut queues, key);
-            w.wake(false);
+        if gone {
+            self.exited().insert(tid);
+        }
+        let owned: Vec<FutexKey> = queues
+            .iter()
+            .filter(|(_, q)| q.owner == Some(tid))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in owned {
+            if let Some(w) = pop_first(&mut queues, key, None) {
+                w.wake(Woken::TakeOver);
+            }
         }
     }
 
-    /// Take `waiter` off its queue (a timeout or a signal). Returns whether
-    /// the lock was handed to it meanwhile: then the caller owns it.
-    pub fn cancel(&self, waiter: &Arc<PiWaiter>) -> bool {
+    /// `waiter`, woken with `Woken::TakeOver`, owns the lock: write its id
+    /// into the word (keeping FUTEX_OWNER_DIED, with FUTEX_WAITERS so its
+    /// unlock comes here), as Linux's owner fix-up does.
+    pub fn take_over(&self, waiter: &PiWaiter, word: &dyn PiWord) -> Result<(), Errno> {
         let mut queues = self.lock();
-        if waiter.woken() {
-            if !waiter.granted() {
-                // Woken to take over from a dead owner, but leaving: the
-                // next sleeper must try instead.
-                if let Some(w) = queues.get(&waiter.key).and_then(|q| q.front().cloned()) {
-                    pop(&mut queues, waiter.key);
-                    w.wake(false);
-                }
+        if let Some(q) = queues.get_mut(&waiter.key) {
+            q.owner = Some(waiter.tid);
+            if q.sleepers.is_empty() {
+                queues.remove(&waiter.key);
             }
-            return waiter.granted();
         }
-        queues.retain(|_, q| {
-            q.retain(|w| !Arc::ptr_eq(w, waiter));
-            !q.is_empty()
-        });
-        false
+        let mut v = word.load()?;
+        loop {
+            let new = waiter.tid | FUTEX_WAITERS | (v & FUTEX_OWNER_DIED);
+            match word.cas(v, new)? {
+                seen if seen == v => return Ok(()),
+                seen => v = seen,
+            }
+        }
+    }
+
+    /// Take `waiter` off its queue (a timeout or a signal). If the lock
+    /// became its meanwhile, says how: the caller owns it then.
+    pub fn cancel(&self, waiter: &Arc<PiWaiter>) -> Option<Woken> {
+        let mut queues = self.lock();
+        if let Some(how) = waiter.woken() {
+            return Some(how);
+        }
+        if let Some(q) = queues.get_mut(&waiter.key) {
+            q.sleepers.retain(|w| !Arc::ptr_eq(w, waiter));
+            // A pending hand-over keeps the queue: it marks the lock as
+            // contended until the new owner has taken it.
+            if q.sleepers.is_empty() && q.owner.is_some() {
+                queues.remove(&waiter.key);
+            }
+        }
+        None
     }
 }
 
-fn pop(queues: &mut HashMap<FutexKey, VecDeque<Arc<PiWaiter>>>, key: FutexKey) {
-    if let Some(q) = queues.get_mut(&key) {
-        q.pop_front();
-        if q.is_empty() {
-            queues.remove(&key);
-        }
+fn new_waiter(key: FutexKey, tid: u32, inbox: &Arc<SignalInbox>) -> Arc<PiWaiter> {
+    Arc::new(PiWaiter {
+        key,
+        tid,
+        state: AtomicU8::new(SLEEPING),
+        inbox: inbox.clone(),
+    })
+}
+
+/// Take the first sleeper off `key`'s queue and record the lock's new
+/// owner (`None`: to be taken over). A queue left empty goes, unless a
+/// take-over is pending.
+fn pop_first(
+    queues: &mut HashMap<FutexKey, PiQueue>,
+    key: FutexKey,
+    owner: Option<u32>,
+) -> Option<Arc<PiWaiter>> {
+    let q = queues.get_mut(&key)?;
+    let first = q.sleepers.pop_front();
+    q.owner = owner;
+    if q.sleepers.is_empty() && (owner.is_some() || first.is_none()) {
+        queues.remove(&key);
     }
+    first
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::atomic::AtomicU32;
-
-    struct Word {
-        v: AtomicU32,
-        alive: Vec<u32>,
-    }
-
-    impl PiWord for Word {
-        fn cas(&self, old: u32, new: u32) -> Result<u32, Errno> {
-            Ok(
-                match self
-                    .v
-                    .compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst)
-                {
-                    Ok(v) | Err(v) => v,
-                },
-            )
-        }
-        fn alive(&self, tid: u32) -> bool {
-            self.alive.contains(&tid)
-        }
-    }
-
-    const KEY: FutexKey = FutexKey {
-        mm: 1,
-        addr: 0x1000,
-    };
-
-    fn word(v: u32) -> Word {
-        Word {
-            v: AtomicU32::new(v),
-            alive: vec![5, 6, 7],
-        }
-    }
-
-    #[test]
-    fn contended_lock_queues_and_unlock_hands_over() {
-        let t = PiFutexes::default();
-        let inbox = Arc::new(SignalInbox::default());
-        let w = word(5);
-        // Thread 6 finds it held by 5: queued, the word marked contended.
-        let Ok(Locked::Queued(six)) = t.lock_pi(KEY, 6, &inbox, &w, false) else {
-            panic!("thread 6 should queue");
-        };
-        assert_eq!(w.v.load(Ordering::SeqCst), 5 | FUTEX_WAITERS);
-        let Ok(Locked::Queued(seven)) = t.lock_pi(KEY, 7, &inbox, &w, false) else {
-            panic!("thread 7 should queue");
-        };
-        assert!(matches!(t.unlock_pi(KEY, 6, &w), Err(Errno::EPERM)));
-        t.unlock_pi(KEY, 5, &w).unwrap();
-        assert!(six.woken() && six.granted(), "handed to the first sleeper");
-        assert_eq!(w.v.load(Ordering::SeqCst), 6 | FUTEX_WAITERS);
-        t.unlock_pi(KEY, 6, &w).unwrap();
-        assert!(seven.granted());
-        t.unlock_pi(KEY, 7, &w).unwrap();
-        assert_eq!(w.v.load(Ordering::SeqCst), 0, "free with no one left");
-    }
-
-    #[test]
-    fn own_lock_dead_owner_and_trylock() {
-        let t = PiFutexes::default();
-        let inbox = Arc::new(SignalInbox::default());
-        assert!(matches!(
-            t.lock_pi(KEY, 5, &inbox, &word(5), false),
-            Err(Errno::EDEADLK)
-        ));
-        assert!(matches!(
-            t.lock_pi(KEY, 5, &inbox, &word(99), false),
-            Err(Errno::ESRCH)
-        ));
-        assert!(matches!(
-            t.lock_pi(KEY, 5, &inbox, &word(6), true),
-            Err(Errno::EAGAIN)
-        ));
-        let free = word(0);
-        assert!(matches!(
-            t.lock_pi(KEY, 5, &inbox, &free, true),
-            Ok(Locked::Acquired)
-        ));
-        assert_eq!(free.v.load(Ordering::SeqCst), 5);
-    }
-
-    #[test]
-    fn a_sleeper_takes_over_from_a_dead_owner_and_cancel_reports_a_hand_over() {
-        let t = PiFutexes::default();
-        let inbox = Arc::new(SignalInbox::default());
-        let w = word(5);
-        let Ok(Locked::Queued(six)) = t.lock_pi(KEY, 6, &inbox, &w, false) else {
-            panic!("queued");
-        };
-        // The robust owner's exit marks the word and wakes the sleeper,
-        // which tries again and gets the lock with the mark kept.
-        w.v.store(FUTEX_OWNER_DIED | FUTEX_WAITERS, Ordering::SeqCst);
-        t.owner_died(KEY);
-        assert!(six.woken() && !six.granted());
-        assert!(matches!(
-            t.lock_pi(KEY, 6, &inbox, &w, false),
-            Ok(Locked::Acquired)
-        ));
-        assert_eq!(w.v.load(Ordering::SeqCst), 6 | FUTEX_OWNER_DIED);
-
-        let Ok(Locked::Queued(seven)) = t.lock_pi(KEY, 7, &inbox, &w, false) else {
-            panic!("queued");
-        };
-        t.unlock_pi(KEY, 6, &w).unwrap();
-        assert!(t.cancel(&seven), "handed over before the cancel: owned");
-    }
-}
+mod tests;

@@ -151,6 +151,8 @@ impl ProcessTable {
             };
         }
         g.0 = pid + 1;
+        // An exited PI futex owner's id names a live thread again.
+        self.pi_futexes.forget(pid as u32);
         Ok(pid)
     }
 

@@ -120,13 +120,16 @@ pub fn end_thread(task: &mut Task, status: ExitStatus) -> Option<ExitStatus> {
         group.exit(task.tid, status);
     }
     if task.tid != task.tgid {
+        // Its locks go before it leaves the thread table, so a locker
+        // never finds the owner gone with its robust futexes unmarked.
+        release_owned_futexes(task, true);
         // Gone from /proc/PID/task before a joiner wakes (clear_child_tid).
         group.thread_ended(task.tid, status);
         task.procs.remove_thread(task.tid);
-        release_futexes(task);
+        release_child_tid(task);
         return None;
     }
-    release_futexes(task);
+    release_futexes(task, true);
     if task.exit_thread_only {
         // Linux keeps the first thread as a zombie until the last ends.
         group.leader_exited();
@@ -155,15 +158,26 @@ const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 /// Most robust-list entries followed (Linux's ROBUST_LIST_LIMIT).
 const ROBUST_LIST_LIMIT: usize = 2048;
 
-/// What Linux does for an exiting or exec'ing thread (while it still has
-/// its old memory): mark the robust futexes it holds as owner-dead (waking
-/// a waiter), then clear `clear_child_tid` and wake whoever joins the
-/// thread.
-pub(super) fn release_futexes(task: &mut Task) {
+/// What Linux does for an exiting (`gone`) or exec'ing thread, while it
+/// still has its old memory: both halves below.
+pub(super) fn release_futexes(task: &mut Task, gone: bool) {
+    release_owned_futexes(task, gone);
+    release_child_tid(task);
+}
+
+/// The robust futexes the thread holds are marked owner-dead (waking a
+/// waiter), and the PI futexes it owns with sleepers go to the first
+/// sleeper of each, robust or not.
+fn release_owned_futexes(task: &mut Task, gone: bool) {
     let (head, len) = task.robust_list;
     if head != 0 && len == 24 {
         release_robust_list(task, head);
     }
+    task.procs.pi_futexes.owner_exited(task.tid as u32, gone);
+}
+
+/// `clear_child_tid` is cleared and whoever joins the thread woken.
+fn release_child_tid(task: &mut Task) {
     let ctid = task.clear_child_tid;
     if ctid != 0 && task.mm.write_val(ctid, &0u32).is_ok() {
         let key = FutexKey {
@@ -197,8 +211,8 @@ fn release_robust_list(task: &mut Task, head: u64) {
 
 /// The futex at `addr` is held by the exiting thread: mark it owner-dead
 /// and wake one waiter, as Linux's handle_futex_death does. A PI futex
-/// (the entry's low bit) is marked atomically and its first sleeper woken
-/// to take it over.
+/// (the entry's low bit) is marked atomically; its sleepers are the PI
+/// hand-over's (`PiFutexes::owner_exited`).
 fn owner_died(task: &mut Task, addr: u64, pi: bool) {
     if !addr.is_multiple_of(4) {
         return;
@@ -234,13 +248,9 @@ fn pi_owner_died(task: &mut Task, addr: u64) {
         }
         let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
         match task.mm.compare_exchange_u32(addr, val, new) {
-            Ok(seen) if seen == val => break,
+            Ok(seen) if seen == val => return,
             Ok(_) => continue,
             Err(_) => return,
         }
     }
-    // Linux names a robust futex as shared; for private memory that is the
-    // same queue.
-    let key = super::futex::key_for(task, false, addr);
-    task.procs.pi_futexes.owner_died(key);
 }

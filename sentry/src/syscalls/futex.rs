@@ -10,7 +10,7 @@ use bytemuck::{Pod, Zeroable};
 use super::Handler;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::futex::FutexKey;
-use crate::kernel::futex_pi::{Locked, PiWord};
+use crate::kernel::futex_pi::{Locked, PiWord, Woken};
 use crate::kernel::process_table::ProcessTable;
 use crate::kernel::sleep::{collect_posted, signal_pending};
 use crate::kernel::Task;
@@ -169,14 +169,9 @@ fn sys_futex(task: &mut Task, a: [u64; 6]) -> SysResult {
         }
         FUTEX_UNLOCK_PI => {
             let key = key(task, op, uaddr);
-            let word = GuestWord {
-                mm: &task.mm,
-                addr: uaddr,
-                procs: &task.procs,
-            };
             task.procs
                 .pi_futexes
-                .unlock_pi(key, task.tid as u32, &word)
+                .unlock_pi(key, task.tid as u32, &guest_word(task, uaddr))
                 .map(|()| 0)
         }
         _ => Err(Errno::ENOSYS),
@@ -196,10 +191,10 @@ fn absolute_deadline(abs: Duration, realtime: bool) -> Instant {
 }
 
 /// A PI futex word in guest memory, for `kernel::futex_pi`.
-pub(crate) struct GuestWord<'a> {
-    pub mm: &'a SharedMm,
-    pub addr: u64,
-    pub procs: &'a ProcessTable,
+struct GuestWord<'a> {
+    mm: &'a SharedMm,
+    addr: u64,
+    procs: &'a ProcessTable,
 }
 
 impl PiWord for GuestWord<'_> {
@@ -207,14 +202,23 @@ impl PiWord for GuestWord<'_> {
         self.mm.compare_exchange_u32(self.addr, old, new)
     }
 
-    fn alive(&self, tid: u32) -> bool {
+    fn listed(&self, tid: u32) -> bool {
         self.procs.thread_inbox(None, tid as i32).is_some()
     }
 }
 
+fn guest_word(task: &Task, addr: u64) -> GuestWord<'_> {
+    GuestWord {
+        mm: &task.mm,
+        addr,
+        procs: &task.procs,
+    }
+}
+
 /// FUTEX_LOCK_PI: take the lock or sleep until it is handed over, the
-/// deadline passes (ETIMEDOUT) or a signal comes (the call then restarts
-/// after any handler, as Linux's does); TRYLOCK_PI never sleeps.
+/// deadline passes (ETIMEDOUT) or a signal comes: the call then restarts
+/// after any handler, SA_RESTART or not (ERESTARTNOINTR), as Linux's does.
+/// TRYLOCK_PI never sleeps.
 fn futex_lock_pi(
     task: &mut Task,
     key: FutexKey,
@@ -222,45 +226,44 @@ fn futex_lock_pi(
     deadline: Option<Instant>,
     try_only: bool,
 ) -> SysResult {
-    let far = Instant::now() + Duration::from_secs(1 << 32);
     let inbox = task.inbox.clone();
-    loop {
-        let word = GuestWord {
-            mm: &task.mm,
-            addr: uaddr,
-            procs: &task.procs,
-        };
-        let procs = task.procs.clone();
-        let waiter =
-            match procs
-                .pi_futexes
-                .lock_pi(key, task.tid as u32, &inbox, &word, try_only)?
-            {
-                Locked::Acquired => return Ok(0),
-                Locked::Queued(w) => w,
-            };
-        task.publish_mask(0);
-        loop {
-            if inbox.wait_until_or(deadline.unwrap_or(far), || waiter.woken()) {
-                break;
-            }
-            collect_posted(task);
-            let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
-            if signal_pending(task) || timed_out {
-                if procs.pi_futexes.cancel(&waiter) {
-                    return Ok(0);
-                }
-                return Err(if timed_out {
-                    Errno::ETIMEDOUT
-                } else {
-                    Errno::ERESTARTNOINTR
-                });
-            }
+    let procs = task.procs.clone();
+    let pi = &procs.pi_futexes;
+    let locked = pi.lock_pi(
+        key,
+        task.tid as u32,
+        &inbox,
+        &guest_word(task, uaddr),
+        try_only,
+    )?;
+    let waiter = match locked {
+        Locked::Acquired => return Ok(0),
+        Locked::Queued(w) => w,
+    };
+    let far = Instant::now() + Duration::from_secs(1 << 32);
+    task.publish_mask(0);
+    let woken = loop {
+        if inbox.wait_until_or(deadline.unwrap_or(far), || waiter.woken().is_some()) {
+            break waiter.woken();
         }
-        if waiter.granted() {
-            return Ok(0);
+        collect_posted(task);
+        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+        if signal_pending(task) || timed_out {
+            if let Some(how) = pi.cancel(&waiter) {
+                break Some(how);
+            }
+            return Err(if timed_out {
+                Errno::ETIMEDOUT
+            } else {
+                Errno::ERESTARTNOINTR
+            });
         }
-        // Woken to take over from an owner that died: try again.
+    };
+    match woken {
+        Some(Woken::TakeOver) => pi
+            .take_over(&waiter, &guest_word(task, uaddr))
+            .map(|()| 0),
+        _ => Ok(0),
     }
 }
 
