@@ -44,6 +44,7 @@ fn check_pi(program: &str) {
         "UNLOCK_PI: ok, word 0",
         "LOCK_PI of a word naming no thread: No such process",
         "UNLOCK_PI of a free word: Operation not permitted",
+        "lock after that: ",
     ] {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }
@@ -53,6 +54,33 @@ fn check_pi(program: &str) {
 fn pi_mutexes_match_native() {
     check_pi("pi_mutex");
     check_pi("pi_mutex_glibc");
+}
+
+/// The raw PI futex calls: Linux's errors, deadlines, hand-overs, a
+/// signal during the sleep and owners exiting with sleepers queued.
+#[test]
+fn pi_futex_calls_match_native() {
+    let native = assert_same_as_native(&Run::new(guest("pi_futex")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "LOCK_PI of my own: Resource deadlock",
+        "UNLOCK_PI of another's: Operation not permitted",
+        "TRYLOCK_PI of another's: Resource temporarily unavailable, word marked contended: yes",
+        "LOCK_PI2 of another's, 30 ms monotonic deadline: Operation timed out",
+        "LOCK_PI of a word naming an exited thread: No such process",
+        "LOCK_PI of a word naming the exited first thread: No such process",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+    // Every sleeper got its lock, two of them from an owner that exited.
+    assert_eq!(
+        out.matches("sleeper's LOCK_PI: ok, word is its id | WAITERS: yes")
+            .count(),
+        6,
+        "{native}"
+    );
+    assert_eq!(out.matches("yes, OWNER_DIED").count(), 2, "{native}");
 }
 
 #[test]

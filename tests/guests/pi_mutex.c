@@ -48,6 +48,38 @@ static void *die_holding(void *arg)
 	return NULL; /* exits with the robust mutex held */
 }
 
+/* The mutex's futex word, which holds FUTEX_WAITERS once a thread sleeps. */
+static volatile int *lock_word(pthread_mutex_t *m)
+{
+#ifdef __GLIBC__
+	return (volatile int *)m;
+#else
+	return (volatile int *)m + 1; /* musl's _m_lock */
+#endif
+}
+
+/* Exits holding the robust mutex once another thread sleeps on it. */
+static void *die_with_sleeper(void *arg)
+{
+	pthread_mutex_lock(arg);
+	for (int i = 0; i < 5000 && *lock_word(arg) >= 0; i++)
+		usleep(1000);
+	if (*lock_word(arg) >= 0)
+		printf("no sleeper came\n");
+	return NULL;
+}
+
+static void *lock_after_death(void *arg)
+{
+	int r = pthread_mutex_lock(arg);
+	printf("sleeper's lock when the owner died: %s\n", strerror(r));
+	if (r == EOWNERDEAD) {
+		printf("sleeper made it consistent: %s\n", strerror(pthread_mutex_consistent(arg)));
+		printf("sleeper's unlock: %s\n", strerror(pthread_mutex_unlock(arg)));
+	}
+	return NULL;
+}
+
 static long futex(uint32_t *addr, int op, const struct timespec *t)
 {
 	return syscall(SYS_futex, addr, op, 0, t, NULL, 0);
@@ -93,6 +125,18 @@ int main(void)
 		printf("lock again: %s\n", strerror(pthread_mutex_lock(&robust)));
 		pthread_mutex_unlock(&robust);
 	}
+
+	/* A robust PI mutex whose owner dies with a thread asleep on it. */
+	pthread_mutex_t robust2;
+	pthread_mutex_init(&robust2, &a);
+	pthread_create(&t[0], NULL, die_with_sleeper, &robust2);
+	while (*lock_word(&robust2) == 0)
+		usleep(1000);
+	pthread_create(&t[1], NULL, lock_after_death, &robust2);
+	pthread_join(t[0], NULL);
+	pthread_join(t[1], NULL);
+	printf("lock after that: %s\n", strerror(pthread_mutex_lock(&robust2)));
+	pthread_mutex_unlock(&robust2);
 
 	/* The raw calls: the word holds the owner's thread id. */
 	static uint32_t word;

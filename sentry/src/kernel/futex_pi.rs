@@ -258,8 +258,9 @@ impl PiFutexes {
     }
 
     /// `waiter`, woken with `Woken::TakeOver`, owns the lock: write its id
-    /// into the word (keeping FUTEX_OWNER_DIED, with FUTEX_WAITERS so its
-    /// unlock comes here), as Linux's owner fix-up does.
+    /// into the word, with FUTEX_WAITERS so its unlock comes here and
+    /// FUTEX_OWNER_DIED because its owner died, robust or not, as Linux's
+    /// owner fix-up does.
     pub fn take_over(&self, waiter: &PiWaiter, word: &dyn PiWord) -> Result<(), Errno> {
         let mut queues = self.lock();
         if let Some(q) = queues.get_mut(&waiter.key) {
@@ -270,7 +271,7 @@ impl PiFutexes {
         }
         let mut v = word.load()?;
         loop {
-            let new = waiter.tid | FUTEX_WAITERS | (v & FUTEX_OWNER_DIED);
+            let new = waiter.tid | FUTEX_WAITERS | FUTEX_OWNER_DIED;
             match word.cas(v, new)? {
                 seen if seen == v => return Ok(()),
                 seen => v = seen,

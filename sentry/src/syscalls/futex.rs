@@ -260,9 +260,7 @@ fn futex_lock_pi(
         }
     };
     match woken {
-        Some(Woken::TakeOver) => pi
-            .take_over(&waiter, &guest_word(task, uaddr))
-            .map(|()| 0),
+        Some(Woken::TakeOver) => pi.take_over(&waiter, &guest_word(task, uaddr)).map(|()| 0),
         _ => Ok(0),
     }
 }

@@ -118,7 +118,10 @@ fn own_lock_dead_owner_and_trylock_errors() {
     );
     assert_eq!(dead.get(), 99 | FUTEX_WAITERS);
     let held = word(6);
-    assert_eq!(failed(t.lock_pi(KEY, 5, &i, &held, true)), Some(Errno::EAGAIN));
+    assert_eq!(
+        failed(t.lock_pi(KEY, 5, &i, &held, true)),
+        Some(Errno::EAGAIN)
+    );
     assert_eq!(held.get(), 6 | FUTEX_WAITERS);
     assert!(t.lock().is_empty(), "a trylock never queues");
     assert_eq!(t.unlock_pi(KEY, 5, &word(0)), Err(Errno::EPERM));
@@ -176,7 +179,11 @@ fn an_exiting_owner_hands_over_to_the_first_sleeper() {
     // Until thread 6 has written its id, newcomers queue behind it.
     let eight = queue(&t, 8, &w);
     t.take_over(&six, &w).unwrap();
-    assert_eq!(w.get(), 6 | FUTEX_WAITERS, "no owner-died mark: not robust");
+    assert_eq!(
+        w.get(),
+        6 | FUTEX_WAITERS | FUTEX_OWNER_DIED,
+        "marked even though not robust, as Linux"
+    );
     t.unlock_pi(KEY, 6, &w).unwrap();
     assert_eq!(seven.woken(), Some(Woken::Granted));
     t.unlock_pi(KEY, 7, &w).unwrap();
@@ -231,7 +238,7 @@ fn cancel_leaves_the_queue_or_reports_the_lock_it_got() {
     t.owner_exited(5, false);
     assert_eq!(t.cancel(&six), Some(Woken::TakeOver));
     t.take_over(&six, &w).unwrap();
-    assert_eq!(w.get(), 6 | FUTEX_WAITERS);
+    assert_eq!(w.get(), 6 | FUTEX_WAITERS | FUTEX_OWNER_DIED);
     assert!(t.lock().is_empty());
     // An exec is no exit: thread 5 still owns what it takes later.
     assert!(t.alive(5, &w));
