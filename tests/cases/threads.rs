@@ -57,7 +57,8 @@ fn pi_mutexes_match_native() {
 }
 
 /// The raw PI futex calls: Linux's errors, deadlines, hand-overs, a
-/// signal during the sleep and owners exiting with sleepers queued.
+/// signal during the sleep, owners exiting with sleepers queued, and
+/// WAIT_REQUEUE_PI/CMP_REQUEUE_PI.
 #[test]
 fn pi_futex_calls_match_native() {
     let native = assert_same_as_native(&Run::new(guest("pi_futex")));
@@ -70,6 +71,9 @@ fn pi_futex_calls_match_native() {
         "LOCK_PI2 of another's, 30 ms monotonic deadline: Operation timed out",
         "LOCK_PI of a word naming an exited thread: No such process",
         "LOCK_PI of a word naming the exited first thread: No such process",
+        "requeued behind a held lock: 3",
+        "waiters that woke owning it: 3, word 0",
+        "given a free lock: 1",
     ] {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }

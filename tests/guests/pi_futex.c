@@ -21,6 +21,8 @@
 #define FUTEX_LOCK_PI 6
 #define FUTEX_UNLOCK_PI 7
 #define FUTEX_TRYLOCK_PI 8
+#define FUTEX_WAIT_REQUEUE_PI 11
+#define FUTEX_CMP_REQUEUE_PI 12
 #define FUTEX_LOCK_PI2 13
 #define FUTEX_PRIVATE_FLAG 128
 #define FUTEX_CLOCK_REALTIME 256
@@ -252,6 +254,87 @@ static void owner_exits(void)
 	pthread_join(sleeper, NULL);
 }
 
+static volatile uint32_t cond;
+static int owned_after_wait; /* counted under `word` */
+
+static long requeue(volatile uint32_t *from, int wake, long n_move, volatile uint32_t *to, uint32_t cmp)
+{
+	return syscall(SYS_futex, from, FUTEX_CMP_REQUEUE_PI, wake, (void *)n_move, to, cmp);
+}
+
+static long wait_requeue(volatile uint32_t *addr, uint32_t val, const struct timespec *t, volatile uint32_t *to)
+{
+	return syscall(SYS_futex, addr, FUTEX_WAIT_REQUEUE_PI, val, t, to, 0);
+}
+
+/* Thread: wait on `cond` to wake owning `word`. */
+static void *cond_waiter(void *arg)
+{
+	(void)arg;
+	long r = wait_requeue(&cond, 0, NULL, &word);
+	if (r != 0) {
+		printf("  WAIT_REQUEUE_PI: %s\n", strerror(errno));
+		return NULL;
+	}
+	if ((word & FUTEX_TID_MASK) == gettid_())
+		owned_after_wait++;
+	futex(&word, FUTEX_UNLOCK_PI, NULL);
+	return NULL;
+}
+
+/* Requeue until `n` waiters went (they may not all sleep yet). */
+static long requeue_all(int n)
+{
+	long total = 0;
+	for (int i = 0; i < 5000 && total < n; i++) {
+		long r = requeue(&cond, 1, 1000, &word, 0);
+		if (r < 0) {
+			printf("  CMP_REQUEUE_PI: %s\n", strerror(errno));
+			break;
+		}
+		total += r;
+		if (total < n)
+			usleep(1000);
+	}
+	return total;
+}
+
+static void requeue_pi(void)
+{
+	pthread_t t[3];
+	struct timespec ts;
+
+	printf("requeue to a PI futex:\n");
+	word = 0;
+	cond = 0;
+	printf("  CMP_REQUEUE_PI waking 2: %s\n", res(requeue(&cond, 2, 1, &word, 0)));
+	printf("  CMP_REQUEUE_PI onto itself: %s\n", res(requeue(&cond, 1, 1, &cond, 0)));
+	printf("  CMP_REQUEUE_PI, value changed: %s\n", res(requeue(&cond, 1, 1, &word, 7)));
+	printf("  CMP_REQUEUE_PI, nobody waiting: %ld\n", requeue(&cond, 1, 1, &word, 0));
+	printf("  WAIT_REQUEUE_PI, value changed: %s\n", res(wait_requeue(&cond, 7, NULL, &word)));
+	printf("  WAIT_REQUEUE_PI onto itself: %s\n", res(wait_requeue(&cond, 0, NULL, &cond)));
+	ts = in_ms(CLOCK_MONOTONIC, 30);
+	printf("  WAIT_REQUEUE_PI, 30 ms deadline: %s\n", res(wait_requeue(&cond, 0, &ts, &word)));
+	printf("  word untouched: %#x\n", word);
+
+	/* The lock is held: all three are moved behind its owner. */
+	futex(&word, FUTEX_LOCK_PI, NULL);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, cond_waiter, NULL);
+	printf("  requeued behind a held lock: %ld\n", requeue_all(3));
+	printf("  owner's UNLOCK_PI: %s\n", res(futex(&word, FUTEX_UNLOCK_PI, NULL)));
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	printf("  waiters that woke owning it: %d, word %#x\n", owned_after_wait, word);
+
+	/* The lock is free: the first waiter is given it at once. */
+	owned_after_wait = 0;
+	pthread_create(&t[0], NULL, cond_waiter, NULL);
+	printf("  given a free lock: %ld\n", requeue_all(1));
+	pthread_join(t[0], NULL);
+	printf("  waiters that woke owning it: %d, word %#x\n", owned_after_wait, word);
+}
+
 /* The first thread exits holding `word` with a sleeper behind it. */
 static void *after_first_thread(void *arg)
 {
@@ -274,6 +357,7 @@ int main(void)
 	hand_over(FUTEX_LOCK_PI2, "hand-over, LOCK_PI2");
 	signalled();
 	owner_exits();
+	requeue_pi();
 
 	printf("the first thread exits with a sleeper queued:\n");
 	futex(&word, FUTEX_LOCK_PI, NULL);

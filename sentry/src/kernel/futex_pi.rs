@@ -19,7 +19,7 @@
 //! sleepers' queues locked, because guest threads change it concurrently.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::futex::FutexKey;
@@ -44,12 +44,16 @@ pub enum Woken {
     TakeOver,
 }
 
-/// One task sleeping in FUTEX_LOCK_PI.
+/// One task sleeping in FUTEX_LOCK_PI (or FUTEX_WAIT_REQUEUE_PI).
 pub struct PiWaiter {
+    /// The PI futex it waits to own.
     key: FutexKey,
     tid: u32,
     state: AtomicU8,
     inbox: Arc<SignalInbox>,
+    /// FUTEX_WAIT_REQUEUE_PI: still waiting on this plain futex, not yet
+    /// moved to the PI futex's sleepers (changed with the queues locked).
+    on_first: AtomicBool,
 }
 
 impl PiWaiter {
@@ -102,9 +106,17 @@ struct PiQueue {
     sleepers: VecDeque<Arc<PiWaiter>>,
 }
 
+/// The PI sleepers, and the FUTEX_WAIT_REQUEUE_PI waiters by the plain
+/// futex they wait on (`requeue.rs`).
+#[derive(Default)]
+struct State {
+    pi: HashMap<FutexKey, PiQueue>,
+    waits: HashMap<FutexKey, VecDeque<Arc<PiWaiter>>>,
+}
+
 #[derive(Default)]
 pub struct PiFutexes {
-    queues: Mutex<HashMap<FutexKey, PiQueue>>,
+    queues: Mutex<State>,
     /// Threads that have let their PI futexes go on exit but may still be
     /// listed (a first thread that left with others running): they count
     /// as dead owners. A leaf lock, taken under `queues` or the process
@@ -113,7 +125,7 @@ pub struct PiFutexes {
 }
 
 impl PiFutexes {
-    fn lock(&self) -> MutexGuard<'_, HashMap<FutexKey, PiQueue>> {
+    fn lock(&self) -> MutexGuard<'_, State> {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -140,14 +152,14 @@ impl PiFutexes {
         word: &dyn PiWord,
         try_only: bool,
     ) -> Result<Locked, Errno> {
-        let mut queues = self.lock();
+        let mut st = self.lock();
         loop {
             let v = word.load()?;
             let owner = v & FUTEX_TID_MASK;
             if owner == tid {
                 return Err(Errno::EDEADLK);
             }
-            if let Some(q) = queues.get(&key) {
+            if let Some(q) = st.pi.get(&key) {
                 // Contended: the word must name the owner the sentry knows,
                 // unless a dead owner's hand-over is under way.
                 let consistent = match q.owner {
@@ -166,7 +178,7 @@ impl PiFutexes {
                     continue;
                 }
                 let w = new_waiter(key, tid, inbox);
-                if let Some(q) = queues.get_mut(&key) {
+                if let Some(q) = st.pi.get_mut(&key) {
                     q.sleepers.push_back(w.clone());
                 }
                 return Ok(Locked::Queued(w));
@@ -191,7 +203,7 @@ impl PiFutexes {
                 return Err(Errno::EAGAIN);
             }
             let w = new_waiter(key, tid, inbox);
-            queues.insert(
+            st.pi.insert(
                 key,
                 PiQueue {
                     owner: Some(owner),
@@ -206,13 +218,14 @@ impl PiFutexes {
     /// sleeper, or free it. EPERM if `tid` does not own it; EAGAIN if the
     /// word changed under an uncontended unlock (user space retries).
     pub fn unlock_pi(&self, key: FutexKey, tid: u32, word: &dyn PiWord) -> Result<(), Errno> {
-        let mut queues = self.lock();
+        let mut st = self.lock();
         loop {
             let v = word.load()?;
             if v & FUTEX_TID_MASK != tid {
                 return Err(Errno::EPERM);
             }
-            let next = queues
+            let next = st
+                .pi
                 .get(&key)
                 .and_then(|q| q.sleepers.front())
                 .map(|w| w.tid);
@@ -229,7 +242,7 @@ impl PiFutexes {
             if word.cas(v, next | FUTEX_WAITERS)? != v {
                 continue;
             }
-            if let Some(w) = pop_first(&mut queues, key, Some(next)) {
+            if let Some(w) = pop_first(&mut st.pi, key, Some(next)) {
                 w.wake(Woken::Granted);
             }
             return Ok(());
@@ -241,17 +254,18 @@ impl PiFutexes {
     /// one was marked FUTEX_OWNER_DIED before (and the mark stays). After
     /// an exit, `tid` counts as dead for later lockers (ESRCH).
     pub fn owner_exited(&self, tid: u32, gone: bool) {
-        let mut queues = self.lock();
+        let mut st = self.lock();
         if gone {
             self.exited().insert(tid);
         }
-        let owned: Vec<FutexKey> = queues
+        let owned: Vec<FutexKey> = st
+            .pi
             .iter()
             .filter(|(_, q)| q.owner == Some(tid))
             .map(|(k, _)| *k)
             .collect();
         for key in owned {
-            if let Some(w) = pop_first(&mut queues, key, None) {
+            if let Some(w) = pop_first(&mut st.pi, key, None) {
                 w.wake(Woken::TakeOver);
             }
         }
@@ -262,11 +276,11 @@ impl PiFutexes {
     /// FUTEX_OWNER_DIED because its owner died, robust or not, as Linux's
     /// owner fix-up does.
     pub fn take_over(&self, waiter: &PiWaiter, word: &dyn PiWord) -> Result<(), Errno> {
-        let mut queues = self.lock();
-        if let Some(q) = queues.get_mut(&waiter.key) {
+        let mut st = self.lock();
+        if let Some(q) = st.pi.get_mut(&waiter.key) {
             q.owner = Some(waiter.tid);
             if q.sleepers.is_empty() {
-                queues.remove(&waiter.key);
+                st.pi.remove(&waiter.key);
             }
         }
         let mut v = word.load()?;
@@ -282,19 +296,24 @@ impl PiFutexes {
     /// Take `waiter` off its queue (a timeout or a signal). If the lock
     /// became its meanwhile, says how: the caller owns it then.
     pub fn cancel(&self, waiter: &Arc<PiWaiter>) -> Option<Woken> {
-        let mut queues = self.lock();
+        let mut st = self.lock();
         if let Some(how) = waiter.woken() {
             return Some(how);
         }
-        if let Some(q) = queues.get_mut(&waiter.key) {
-            q.sleepers.retain(|w| !Arc::ptr_eq(w, waiter));
-            // A pending hand-over keeps the queue: it marks the lock as
-            // contended until the new owner has taken it.
-            if q.sleepers.is_empty() && q.owner.is_some() {
-                queues.remove(&waiter.key);
-            }
-        }
+        remove_sleeper(&mut st.pi, waiter);
         None
+    }
+}
+
+/// Take `waiter` off its PI futex's sleepers. A pending hand-over keeps
+/// the queue: it marks the lock as contended until the new owner has
+/// taken it.
+fn remove_sleeper(pi: &mut HashMap<FutexKey, PiQueue>, waiter: &Arc<PiWaiter>) {
+    if let Some(q) = pi.get_mut(&waiter.key) {
+        q.sleepers.retain(|w| !Arc::ptr_eq(w, waiter));
+        if q.sleepers.is_empty() && q.owner.is_some() {
+            pi.remove(&waiter.key);
+        }
     }
 }
 
@@ -304,6 +323,7 @@ fn new_waiter(key: FutexKey, tid: u32, inbox: &Arc<SignalInbox>) -> Arc<PiWaiter
         tid,
         state: AtomicU8::new(SLEEPING),
         inbox: inbox.clone(),
+        on_first: AtomicBool::new(false),
     })
 }
 
@@ -324,5 +344,7 @@ fn pop_first(
     first
 }
 
+mod requeue;
+pub use requeue::WaitEnd;
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,9 @@
 //! futex: WAIT/WAKE (with bitsets), REQUEUE, CMP_REQUEUE and WAKE_OP over
 //! the sandbox's wait queues (`kernel::futex`), and LOCK_PI, LOCK_PI2,
-//! TRYLOCK_PI and UNLOCK_PI (`kernel::futex_pi`), with Linux's checks and
-//! errors. WAIT_REQUEUE_PI and CMP_REQUEUE_PI are ENOSYS.
+//! TRYLOCK_PI, UNLOCK_PI, WAIT_REQUEUE_PI and CMP_REQUEUE_PI
+//! (`kernel::futex_pi`), with Linux's checks and errors.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytemuck::{Pod, Zeroable};
@@ -10,7 +11,7 @@ use bytemuck::{Pod, Zeroable};
 use super::Handler;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::futex::FutexKey;
-use crate::kernel::futex_pi::{Locked, PiWord, Woken};
+use crate::kernel::futex_pi::{Locked, PiWaiter, PiWord, WaitEnd, Woken};
 use crate::kernel::process_table::ProcessTable;
 use crate::kernel::sleep::{collect_posted, signal_pending};
 use crate::kernel::Task;
@@ -29,6 +30,8 @@ const FUTEX_TRYLOCK_PI: u64 = 8;
 const FUTEX_LOCK_PI2: u64 = 13;
 const FUTEX_WAIT_BITSET: u64 = 9;
 const FUTEX_WAKE_BITSET: u64 = 10;
+const FUTEX_WAIT_REQUEUE_PI: u64 = 11;
+const FUTEX_CMP_REQUEUE_PI: u64 = 12;
 const FUTEX_PRIVATE_FLAG: u64 = 128;
 const FUTEX_CLOCK_REALTIME: u64 = 256;
 
@@ -76,6 +79,7 @@ fn sys_futex(task: &mut Task, a: [u64; 6]) -> SysResult {
     if op & FUTEX_CLOCK_REALTIME != 0
         && cmd != FUTEX_WAIT_BITSET
         && cmd != FUTEX_WAIT
+        && cmd != FUTEX_WAIT_REQUEUE_PI
         && cmd != FUTEX_LOCK_PI2
     {
         return Err(Errno::ENOSYS);
@@ -174,6 +178,43 @@ fn sys_futex(task: &mut Task, a: [u64; 6]) -> SysResult {
                 .unlock_pi(key, task.tid as u32, &guest_word(task, uaddr))
                 .map(|()| 0)
         }
+        FUTEX_WAIT_REQUEUE_PI => {
+            if uaddr2 % 4 != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let realtime = op & FUTEX_CLOCK_REALTIME != 0;
+            let deadline = read_timeout(task, timeout)?.map(|abs| absolute_deadline(abs, realtime));
+            let (first, pi) = (key(task, op, uaddr), key(task, op, uaddr2));
+            let mm = task.mm.clone();
+            let waiter = task.procs.pi_futexes.wait_requeue_pi(
+                first,
+                pi,
+                task.tid as u32,
+                &task.inbox,
+                || Ok(mm.read_val::<u32>(uaddr)? == val as u32),
+            )?;
+            futex_wait_requeue_pi(task, waiter, uaddr2, deadline)
+        }
+        FUTEX_CMP_REQUEUE_PI => {
+            if uaddr2 % 4 != 0 {
+                return Err(Errno::EINVAL);
+            }
+            // Only the first waiter can be given the lock at once.
+            if val as i32 != 1 {
+                return Err(Errno::EINVAL);
+            }
+            let n_move = count(timeout)?;
+            let (first, pi) = (key(task, op, uaddr), key(task, op, uaddr2));
+            let mm = task.mm.clone();
+            let n = task.procs.pi_futexes.cmp_requeue_pi(
+                first,
+                pi,
+                n_move,
+                &guest_word(task, uaddr2),
+                || Ok(mm.read_val::<u32>(uaddr)? == val3 as u32),
+            )?;
+            Ok(n as u64)
+        }
         _ => Err(Errno::ENOSYS),
     }
 }
@@ -261,6 +302,42 @@ fn futex_lock_pi(
     };
     match woken {
         Some(Woken::TakeOver) => pi.take_over(&waiter, &guest_word(task, uaddr)).map(|()| 0),
+        _ => Ok(0),
+    }
+}
+
+/// FUTEX_WAIT_REQUEUE_PI's sleep: until the requeue has made the caller
+/// the owner of the PI futex at `uaddr2`, the deadline (ETIMEDOUT) or a
+/// signal: before the requeue the call restarts after any handler, after
+/// it Linux returns EAGAIN rather than take the lock again from the start.
+fn futex_wait_requeue_pi(
+    task: &mut Task,
+    waiter: Arc<PiWaiter>,
+    uaddr2: u64,
+    deadline: Option<Instant>,
+) -> SysResult {
+    let inbox = task.inbox.clone();
+    let procs = task.procs.clone();
+    let pi = &procs.pi_futexes;
+    let far = Instant::now() + Duration::from_secs(1 << 32);
+    task.publish_mask(0);
+    let woken = loop {
+        if inbox.wait_until_or(deadline.unwrap_or(far), || waiter.woken().is_some()) {
+            break waiter.woken();
+        }
+        collect_posted(task);
+        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+        if signal_pending(task) || timed_out {
+            match pi.cancel_wait(&waiter) {
+                WaitEnd::Owned(how) => break Some(how),
+                _ if timed_out => return Err(Errno::ETIMEDOUT),
+                WaitEnd::OnFirst => return Err(Errno::ERESTARTNOINTR),
+                WaitEnd::Requeued => return Err(Errno::EAGAIN),
+            }
+        }
+    };
+    match woken {
+        Some(Woken::TakeOver) => pi.take_over(&waiter, &guest_word(task, uaddr2)).map(|()| 0),
         _ => Ok(0),
     }
 }

@@ -57,6 +57,12 @@ fn queue(t: &PiFutexes, tid: u32, w: &Word) -> Arc<PiWaiter> {
     }
 }
 
+/// No queue left behind.
+fn idle(t: &PiFutexes) -> bool {
+    let st = t.lock();
+    st.pi.is_empty() && st.waits.is_empty()
+}
+
 fn acquired(r: Result<Locked, Errno>) -> bool {
     matches!(r, Ok(Locked::Acquired))
 }
@@ -95,7 +101,7 @@ fn contended_lock_queues_and_unlock_hands_over_in_order() {
     assert_eq!(w.get(), 7 | FUTEX_WAITERS);
     t.unlock_pi(KEY, 7, &w).unwrap();
     assert_eq!(w.get(), 0);
-    assert!(t.lock().is_empty(), "no queue left behind");
+    assert!(idle(&t), "no queue left behind");
 }
 
 #[test]
@@ -123,7 +129,7 @@ fn own_lock_dead_owner_and_trylock_errors() {
         Some(Errno::EAGAIN)
     );
     assert_eq!(held.get(), 6 | FUTEX_WAITERS);
-    assert!(t.lock().is_empty(), "a trylock never queues");
+    assert!(idle(&t), "a trylock never queues");
     assert_eq!(t.unlock_pi(KEY, 5, &word(0)), Err(Errno::EPERM));
 }
 
@@ -223,7 +229,7 @@ fn cancel_leaves_the_queue_or_reports_the_lock_it_got() {
     let w = word(5);
     let six = queue(&t, 6, &w);
     assert_eq!(t.cancel(&six), None);
-    assert!(t.lock().is_empty());
+    assert!(idle(&t));
     // The owner's unlock then finds no one: the word is freed.
     t.unlock_pi(KEY, 5, &w).unwrap();
     assert_eq!(w.get(), 0);
@@ -239,7 +245,89 @@ fn cancel_leaves_the_queue_or_reports_the_lock_it_got() {
     assert_eq!(t.cancel(&six), Some(Woken::TakeOver));
     t.take_over(&six, &w).unwrap();
     assert_eq!(w.get(), 6 | FUTEX_WAITERS | FUTEX_OWNER_DIED);
-    assert!(t.lock().is_empty());
+    assert!(idle(&t));
     // An exec is no exit: thread 5 still owns what it takes later.
     assert!(t.alive(5, &w));
+}
+
+const COND: FutexKey = FutexKey {
+    mm: 1,
+    addr: 0x2000,
+};
+
+fn wait_on_cond(t: &PiFutexes, tid: u32) -> Arc<PiWaiter> {
+    t.wait_requeue_pi(COND, KEY, tid, &inbox(), || Ok(true))
+        .unwrap()
+}
+
+#[test]
+fn requeue_gives_a_free_lock_to_the_first_waiter_and_queues_the_rest() {
+    let t = PiFutexes::default();
+    assert_eq!(
+        t.wait_requeue_pi(COND, COND, 6, &inbox(), || Ok(true))
+            .err(),
+        Some(Errno::EINVAL)
+    );
+    assert_eq!(
+        t.wait_requeue_pi(COND, KEY, 6, &inbox(), || Ok(false))
+            .err(),
+        Some(Errno::EAGAIN)
+    );
+    let w = word(0);
+    assert_eq!(t.cmp_requeue_pi(COND, KEY, 5, &w, || Ok(true)), Ok(0));
+    assert_eq!(w.get(), 0, "nobody waiting: the lock is left alone");
+    let six = wait_on_cond(&t, 6);
+    let seven = wait_on_cond(&t, 7);
+    let eight = wait_on_cond(&t, 8);
+    assert_eq!(
+        t.cmp_requeue_pi(COND, KEY, 5, &w, || Ok(false)),
+        Err(Errno::EAGAIN)
+    );
+    // One more than asked may go: the first is given the lock, one moves.
+    assert_eq!(t.cmp_requeue_pi(COND, KEY, 1, &w, || Ok(true)), Ok(2));
+    assert_eq!(six.woken(), Some(Woken::Granted));
+    assert_eq!(w.get(), 6 | FUTEX_WAITERS);
+    assert_eq!(t.cancel_wait(&eight), WaitEnd::OnFirst);
+    t.unlock_pi(KEY, 6, &w).unwrap();
+    assert_eq!(seven.woken(), Some(Woken::Granted));
+    t.unlock_pi(KEY, 7, &w).unwrap();
+    assert_eq!(w.get(), 0);
+    assert!(idle(&t));
+}
+
+#[test]
+fn requeue_behind_a_held_lock_and_its_errors() {
+    let t = PiFutexes::default();
+    let w = word(5);
+    let six = wait_on_cond(&t, 6);
+    let seven = wait_on_cond(&t, 7);
+    assert_eq!(t.cmp_requeue_pi(COND, KEY, 0, &w, || Ok(true)), Ok(1));
+    assert_eq!(w.get(), 5 | FUTEX_WAITERS);
+    assert_eq!(t.cancel_wait(&six), WaitEnd::Requeued);
+    assert_eq!(t.cmp_requeue_pi(COND, KEY, 9, &w, || Ok(true)), Ok(1));
+    t.unlock_pi(KEY, 5, &w).unwrap();
+    assert_eq!(seven.woken(), Some(Woken::Granted));
+    assert_eq!(t.cancel_wait(&seven), WaitEnd::Owned(Woken::Granted));
+
+    // The waiter already owns the target, or its owner is dead.
+    let w = word(6);
+    let _six = wait_on_cond(&t, 6);
+    assert_eq!(
+        t.cmp_requeue_pi(COND, KEY, 1, &w, || Ok(true)),
+        Err(Errno::EDEADLK)
+    );
+    w.set(99);
+    assert_eq!(
+        t.cmp_requeue_pi(COND, KEY, 1, &w, || Ok(true)),
+        Err(Errno::ESRCH)
+    );
+    // A waiter for another PI futex.
+    let other = FutexKey {
+        mm: 1,
+        addr: 0x3000,
+    };
+    assert_eq!(
+        t.cmp_requeue_pi(COND, other, 1, &word(0), || Ok(true)),
+        Err(Errno::EINVAL)
+    );
 }
