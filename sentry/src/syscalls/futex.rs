@@ -281,27 +281,20 @@ fn futex_lock_pi(
         Locked::Acquired => return Ok(0),
         Locked::Queued(w) => w,
     };
-    let far = Instant::now() + Duration::from_secs(1 << 32);
-    task.publish_mask(0);
-    let woken = loop {
-        if inbox.wait_until_or(deadline.unwrap_or(far), || waiter.woken().is_some()) {
-            break waiter.woken();
-        }
-        collect_posted(task);
-        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
-        if signal_pending(task) || timed_out {
-            if let Some(how) = pi.cancel(&waiter) {
-                break Some(how);
-            }
-            return Err(if timed_out {
+    let woken = sleep_until_woken(
+        task,
+        deadline,
+        || waiter.woken(),
+        |_, timed_out| {
+            pi.cancel(&waiter).ok_or(if timed_out {
                 Errno::ETIMEDOUT
             } else {
                 Errno::ERESTARTNOINTR
-            });
-        }
-    };
+            })
+        },
+    )?;
     match woken {
-        Some(Woken::TakeOver) => pi.take_over(&waiter, &guest_word(task, uaddr)).map(|()| 0),
+        Woken::TakeOver => pi.take_over(&waiter, &guest_word(task, uaddr)).map(|()| 0),
         _ => Ok(0),
     }
 }
@@ -316,28 +309,21 @@ fn futex_wait_requeue_pi(
     uaddr2: u64,
     deadline: Option<Instant>,
 ) -> SysResult {
-    let inbox = task.inbox.clone();
     let procs = task.procs.clone();
     let pi = &procs.pi_futexes;
-    let far = Instant::now() + Duration::from_secs(1 << 32);
-    task.publish_mask(0);
-    let woken = loop {
-        if inbox.wait_until_or(deadline.unwrap_or(far), || waiter.woken().is_some()) {
-            break waiter.woken();
-        }
-        collect_posted(task);
-        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
-        if signal_pending(task) || timed_out {
-            match pi.cancel_wait(&waiter) {
-                WaitEnd::Owned(how) => break Some(how),
-                _ if timed_out => return Err(Errno::ETIMEDOUT),
-                WaitEnd::OnFirst => return Err(Errno::ERESTARTNOINTR),
-                WaitEnd::Requeued => return Err(Errno::EAGAIN),
-            }
-        }
-    };
+    let woken = sleep_until_woken(
+        task,
+        deadline,
+        || waiter.woken(),
+        |_, timed_out| match pi.cancel_wait(&waiter) {
+            WaitEnd::Owned(how) => Ok(how),
+            _ if timed_out => Err(Errno::ETIMEDOUT),
+            WaitEnd::OnFirst => Err(Errno::ERESTARTNOINTR),
+            WaitEnd::Requeued => Err(Errno::EAGAIN),
+        },
+    )?;
     match woken {
-        Some(Woken::TakeOver) => pi.take_over(&waiter, &guest_word(task, uaddr2)).map(|()| 0),
+        Woken::TakeOver => pi.take_over(&waiter, &guest_word(task, uaddr2)).map(|()| 0),
         _ => Ok(0),
     }
 }
@@ -359,28 +345,50 @@ fn futex_wait(
         .enqueue(key, bitset, task.inbox.clone(), || {
             Ok(mm.read_val::<u32>(uaddr)? == expected)
         })?;
-    let far = Instant::now() + Duration::from_secs(1 << 32);
-    let inbox = task.inbox.clone();
-    task.publish_mask(0);
-    loop {
-        if inbox.wait_until_or(deadline.unwrap_or(far), || waiter.woken()) {
-            return Ok(0);
-        }
-        collect_posted(task);
-        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
-        if signal_pending(task) || timed_out {
+    sleep_until_woken(
+        task,
+        deadline,
+        || waiter.woken().then_some(()),
+        |task, timed_out| {
             if task.procs.futexes.cancel(&waiter) {
-                return Ok(0);
+                return Ok(());
             }
             // Linux restarts an interrupted wait after a handler with
             // SA_RESTART only when it has no timeout.
-            return Err(if timed_out {
+            Err(if timed_out {
                 Errno::ETIMEDOUT
             } else if deadline.is_none() {
                 Errno::ERESTARTSYS
             } else {
                 Errno::EINTR
-            });
+            })
+        },
+    )
+    .map(|()| 0)
+}
+
+/// A futex sleep: until `woken()` says how the wait ended, or a signal
+/// or the deadline comes, when `interrupted(task, timed_out)` decides (a
+/// wake may have come in meanwhile, which the waiter's cancel reports).
+fn sleep_until_woken<T>(
+    task: &mut Task,
+    deadline: Option<Instant>,
+    woken: impl Fn() -> Option<T>,
+    interrupted: impl FnOnce(&mut Task, bool) -> Result<T, Errno>,
+) -> Result<T, Errno> {
+    let far = Instant::now() + Duration::from_secs(1 << 32);
+    let inbox = task.inbox.clone();
+    task.publish_mask(0);
+    loop {
+        if inbox.wait_until_or(deadline.unwrap_or(far), || woken().is_some()) {
+            if let Some(how) = woken() {
+                return Ok(how);
+            }
+        }
+        collect_posted(task);
+        let timed_out = deadline.is_some_and(|d| Instant::now() >= d);
+        if signal_pending(task) || timed_out {
+            return interrupted(task, timed_out);
         }
     }
 }
