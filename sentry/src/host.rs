@@ -25,6 +25,60 @@ pub fn getrlimit(resource: u32) -> Option<RLimit> {
     })
 }
 
+/// The host process group of `pid` (0: the caller). A group led from
+/// outside our pid namespace reads as 0, which is why this is not
+/// rustix's `getpgid` (its `Pid` cannot be 0 and it panics).
+pub fn process_group(pid: i32) -> Result<i32, Errno> {
+    // SAFETY: getpgid takes a plain integer and touches no memory of ours.
+    let rc = unsafe { libc::getpgid(pid) };
+    if rc < 0 {
+        Err(last_errno())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// The host session of `pid` (0: the caller); 0 when its leader is outside
+/// our pid namespace, as in a container (see `process_group`).
+pub fn session(pid: i32) -> Result<i32, Errno> {
+    // SAFETY: getsid takes a plain integer and touches no memory of ours.
+    let rc = unsafe { libc::getsid(pid) };
+    if rc < 0 {
+        Err(last_errno())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// The foreground process group of the terminal `fd` (TIOCGPGRP); 0 when
+/// that group is outside our pid namespace (see `process_group`).
+pub fn terminal_foreground(fd: std::os::fd::BorrowedFd<'_>) -> Result<i32, Errno> {
+    use std::os::fd::AsRawFd;
+    let mut pgrp: libc::pid_t = 0;
+    // SAFETY: TIOCGPGRP writes one pid_t into `pgrp`, which outlives the call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGPGRP, &mut pgrp) };
+    if rc < 0 {
+        Err(last_errno())
+    } else {
+        Ok(pgrp)
+    }
+}
+
+/// The session of the terminal `fd` (TIOCGSID); it answers only for the
+/// caller's controlling terminal. 0 when the session is outside our pid
+/// namespace (see `process_group`).
+pub fn terminal_session(fd: std::os::fd::BorrowedFd<'_>) -> Result<i32, Errno> {
+    use std::os::fd::AsRawFd;
+    let mut sid: libc::pid_t = 0;
+    // SAFETY: TIOCGSID writes one pid_t into `sid`, which outlives the call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGSID, &mut sid) };
+    if rc < 0 {
+        Err(last_errno())
+    } else {
+        Ok(sid)
+    }
+}
+
 /// `getdents64` on a host directory: fills `buf` with `struct linux_dirent64`
 /// records (the guest's layout too) and returns how many bytes it used.
 pub fn getdents64(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {

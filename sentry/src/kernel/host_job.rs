@@ -18,7 +18,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rustix::process::{getpgid, getpgrp, getppid, getsid, Pid};
+use crate::host::{process_group, session, terminal_foreground};
 
 use super::process_table::{KillScope, ProcessTable, INIT_PID};
 use super::ExitStatus;
@@ -86,7 +86,9 @@ pub fn end_like(status: ExitStatus) {
 
 /// Whether rvisor's host process group is the foreground of its terminal.
 fn host_foreground() -> bool {
-    rustix::termios::tcgetpgrp(std::io::stdin()).is_ok_and(|fg| fg == getpgrp())
+    use std::os::fd::AsFd;
+    let fg = terminal_foreground(std::io::stdin().as_fd());
+    matches!((fg, process_group(0)), (Ok(fg), Ok(own)) if fg == own && fg != 0)
 }
 
 /// Whether rvisor's host process group has a parent in another group of
@@ -98,14 +100,21 @@ fn host_foreground() -> bool {
 /// group are looked at, not other members (siblings in a pipeline of a
 /// non-interactive shell).
 pub fn has_job_control_parent() -> bool {
-    let (Ok(pgrp), Ok(sid)) = (getpgid(None), getsid(None)) else {
+    let (Ok(pgrp), Ok(sid)) = (process_group(0), session(0)) else {
         return false;
     };
-    let mut next = getppid();
+    // Our session or group led from outside our pid namespace (0): the
+    // shell that would take the terminal back is not one we can see.
+    if pgrp == 0 || sid == 0 {
+        return false;
+    }
+    let mut next = parent_of(0);
     // Bounded: the walk only follows parents, but /proc may change under it.
     for _ in 0..64 {
-        let Some(pid) = next else { return false };
-        let (Ok(its_pgrp), Ok(its_sid)) = (getpgid(Some(pid)), getsid(Some(pid))) else {
+        let Some(pid) = next.filter(|&pid| pid > 0) else {
+            return false;
+        };
+        let (Ok(its_pgrp), Ok(its_sid)) = (process_group(pid), session(pid)) else {
             return false;
         };
         if its_sid != sid {
@@ -119,10 +128,15 @@ pub fn has_job_control_parent() -> bool {
     false
 }
 
-/// A host process's parent, from `/proc/PID/stat`.
-fn parent_of(pid: Pid) -> Option<Pid> {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())).ok()?;
-    parse_ppid(&stat).and_then(Pid::from_raw)
+/// A host process's parent (`pid` 0: ours), from `/proc/PID/stat`; 0 when
+/// the parent is outside our pid namespace.
+fn parent_of(pid: i32) -> Option<i32> {
+    let path = if pid == 0 {
+        "/proc/self/stat".to_string()
+    } else {
+        format!("/proc/{pid}/stat")
+    };
+    parse_ppid(&std::fs::read_to_string(path).ok()?)
 }
 
 /// The parent pid in a `/proc/PID/stat` line: the second field after the
@@ -145,16 +159,31 @@ mod tests {
 
     #[test]
     fn a_parent_in_the_same_session_and_another_group_is_found() {
-        // The test runner's own standing, asked of the host directly.
-        let parent = getppid().expect("a parent");
-        let expected = getsid(Some(parent)).ok() == getsid(None).ok()
-            && getpgid(Some(parent)).ok() != getpgid(None).ok();
+        // The test runner's own standing, asked of the host directly. In a
+        // container the session (or group) may be led from outside our pid
+        // namespace and read as 0; that must answer false, not panic.
+        let parent = rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get());
+        assert_eq!(parent_of(0), Some(parent));
+        let (own_sid, own_pgrp) = (session(0).unwrap(), process_group(0).unwrap());
+        let expected = own_sid != 0
+            && own_pgrp != 0
+            && parent > 0
+            && session(parent).ok() == Some(own_sid)
+            && process_group(parent).ok() != Some(own_pgrp);
         if expected {
             assert!(has_job_control_parent());
         }
-        assert_eq!(
-            parse_ppid(&std::fs::read_to_string("/proc/self/stat").unwrap()),
-            Some(parent.as_raw_nonzero().get())
-        );
+        if own_sid == 0 || own_pgrp == 0 {
+            assert!(!has_job_control_parent());
+        }
+    }
+
+    #[test]
+    fn a_group_and_session_outside_the_namespace_read_as_zero_without_panicking() {
+        // pid 1's group and session are its own inside any pid namespace,
+        // and a missing pid is ESRCH, as the raw calls report.
+        assert_eq!(process_group(1).ok(), session(1).ok());
+        assert_eq!(process_group(i32::MAX), Err(crate::errno::Errno::ESRCH));
+        assert_eq!(session(i32::MAX), Err(crate::errno::Errno::ESRCH));
     }
 }

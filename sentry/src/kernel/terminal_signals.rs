@@ -48,7 +48,7 @@ pub fn claim() -> bool {
         return false;
     }
     // TIOCGSID answers only for the caller's controlling terminal.
-    let same = rustix::termios::tcgetsid(stdin).is_ok();
+    let same = crate::host::terminal_session(stdin).is_ok();
     if !same {
         tracing::debug!("stdin is a terminal, but not the controlling one");
         return false;
