@@ -90,8 +90,12 @@ fn eventfd_and_epoll() {
 
 #[test]
 fn busybox_shell_background_jobs() {
+    // ash reports a job killed by a signal ("Terminated") only if it is
+    // reaped by this very `wait`; whether the child died and SIGCHLD
+    // arrived before the shell reached `wait` is a race, natively too, so
+    // that report is discarded and only the status is compared.
     let script = "sleep 0.2 & p=$!; echo started; wait $p; echo \"waited $?\"; \
-                  sleep 10 & k=$!; kill $k; wait $k; echo \"killed $?\"; \
+                  sleep 10 & k=$!; kill $k; wait $k 2>/dev/null; echo \"killed $?\"; \
                   (exit 3) & wait $!; echo \"subshell $?\"; \
                   sleep 5 & kill %1; wait; echo \"all done $?\"; \
                   sleep 0.1 & sleep 0.2 & wait; echo \"two jobs waited\"";
