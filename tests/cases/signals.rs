@@ -59,6 +59,46 @@ fn timers_interrupt_sleeps() {
     );
 }
 
+/// POSIX timers with musl and with glibc (whose SIGEV_THREAD runs the
+/// callbacks on a helper thread it wakes with SIGEV_THREAD_ID signals).
+#[test]
+fn posix_timers_match_native() {
+    for program in ["posix_timers", "posix_timers_glibc"] {
+        let native = assert_same_as_native(&Run::new(guest(program)));
+        assert_eq!(native.status, 0, "{native}");
+        let out = native.stdout_text();
+        for line in [
+            "unknown clock: EINVAL",
+            "CLOCK_MONOTONIC_RAW: EOPNOTSUPP",
+            "SIGEV_THREAD_ID of another process: EINVAL",
+            "bad id pointer: EFAULT",
+            "settime nsec 1e9: EINVAL",
+            "delete again: EINVAL",
+            "one-shot fired: 1, after >= 15 ms: yes, SI_TIMER: yes, value: yes, id: yes",
+            "expired one-shot reads as disarmed: yes",
+            "armed for 10 s: left in (9, 10]: yes, interval 0.5 s: yes",
+            "default sigevent: SIGALRM fired: 1, value is the id: yes",
+            "one signal: yes, si_overrun >= 5: yes, timer_getoverrun agrees: yes, \
+             nothing more pending: yes",
+            "next expiry after the take: yes",
+            "pending before delete: yes, taken after delete: EAGAIN",
+            "CLOCK_REALTIME absolute +30 ms: fired 1, after >= 25 ms: yes",
+            "absolute time in the past: fired 1, at once: yes",
+            "SIGEV_NONE: nothing sent: yes, expired: yes",
+            "SIGEV_THREAD_ID: fired 1, in that thread: yes",
+            "SIGEV_THREAD: 3 callbacks: yes, argument passed: yes, not on the main thread: yes",
+            "fork: the child's timer_gettime of the parent's timer: EINVAL",
+            "exec: the timer made before exec: EINVAL",
+            "the parent's timer after the fork: ok",
+        ] {
+            assert!(
+                out.contains(line),
+                "{program}: missing {line:?} in {native}"
+            );
+        }
+    }
+}
+
 #[test]
 fn spinning_guest_is_interrupted_for_a_signal() {
     let native = assert_same_as_native(&Run::new(guest("spin_alarm")));

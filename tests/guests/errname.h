@@ -53,6 +53,7 @@ static inline const char *errname(int err)
 	case ENOTEMPTY: return "ENOTEMPTY";
 	case ELOOP: return "ELOOP";
 	case EOVERFLOW: return "EOVERFLOW";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
 	default:
 		snprintf(unknown, sizeof(unknown), "errno %d", err);
 		return unknown;

@@ -3,8 +3,9 @@
 //! Every `*.c` file becomes a static musl executable of the same name. Two
 //! extra builds of `hello.c` use the host's glibc: `hello_glibc` (static, a
 //! second libc's start-up code) and `hello_dynamic` (dynamically linked);
-//! `threads_glibc`, `vfork_glibc` and `pi_mutex_glibc` are static glibc
-//! builds of `threads.c`, `vfork.c` and `pi_mutex.c`. Outputs go to `CARGO_TARGET_TMPDIR/guests` and
+//! `threads_glibc`, `vfork_glibc`, `pi_mutex_glibc` and
+//! `posix_timers_glibc` are static glibc builds of `threads.c`, `vfork.c`,
+//! `pi_mutex.c` and `posix_timers.c`. Outputs go to `CARGO_TARGET_TMPDIR/guests` and
 //! are only rebuilt when a source or header is newer.
 
 use std::fs;
@@ -85,6 +86,14 @@ fn build_all() -> PathBuf {
         extra_flags: &["-static", "-pthread"],
         source: Path::new(SOURCE_DIR).join("pi_mutex.c"),
         output: out_dir.join("pi_mutex_glibc"),
+    });
+    // glibc's SIGEV_THREAD timers: a helper thread woken by
+    // SIGEV_THREAD_ID signals runs the callbacks.
+    jobs.push(Job {
+        compiler: "gcc",
+        extra_flags: &["-static", "-pthread"],
+        source: Path::new(SOURCE_DIR).join("posix_timers.c"),
+        output: out_dir.join("posix_timers_glibc"),
     });
 
     // Every guest includes the shared headers, so they date every output.

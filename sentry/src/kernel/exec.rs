@@ -226,6 +226,10 @@ pub fn execve(
             }
         }
     });
+    // POSIX timers do not survive exec (itimers do).
+    if let Some(timers) = task.group.existing_posix_timers() {
+        timers.clear();
+    }
     task.signals.altstack = Default::default();
     task.signals.altstack.flags = super::signal::SS_DISABLE;
     task.rseq = None;

@@ -10,6 +10,7 @@ mod host_thread;
 pub mod inbox;
 pub mod itimer;
 pub mod job_control;
+pub mod posix_timers;
 pub mod proc_view;
 pub mod process_table;
 pub mod published;

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use vmm::Context;
 
 use super::job_control;
+use super::posix_timers::SI_TIMER;
 use super::siginfo::{SigInfo, SI_KERNEL};
 use super::signal::{sig_bit, SigAction, NSIG, UNBLOCKABLE};
 use super::signal_action::{default_action, DefaultAction};
@@ -80,10 +81,14 @@ pub fn send(task: &mut Task, info: SigInfo) {
     }
     job_control::on_send(task, sig);
     let action = task.signals.actions.get((sig - 1) as usize);
-    if task.signals.mask & sig_bit(sig) == 0 && ignored(&action, sig) {
-        return;
-    }
-    if sig < SIGRTMIN && task.pending_signals.set() & sig_bit(sig) != 0 {
+    let dropped = (task.signals.mask & sig_bit(sig) == 0 && ignored(&action, sig))
+        || (sig < SIGRTMIN && task.pending_signals.set() & sig_bit(sig) != 0);
+    if dropped {
+        if info.code == SI_TIMER {
+            if let Some(timers) = task.group.existing_posix_timers() {
+                timers.dropped(&info);
+            }
+        }
         return;
     }
     task.pending_signals
@@ -142,7 +147,10 @@ pub fn deliver(task: &mut Task, ctx: &mut dyn Context) -> Result<(), vmm::Platfo
 }
 
 fn deliver_one(task: &mut Task, ctx: &mut dyn Context) -> Result<(), vmm::PlatformError> {
-    while let Some(p) = task.pending_signals.take_first(task.signals.mask) {
+    while let Some(mut p) = task.pending_signals.take_first(task.signals.mask) {
+        if !timer_signal_still_wanted(task, &mut p.info) {
+            continue;
+        }
         let sig = p.info.signo;
         let action = task.signals.actions.get((sig - 1) as usize);
         match action.handler {
@@ -169,6 +177,18 @@ fn deliver_one(task: &mut Task, ctx: &mut dyn Context) -> Result<(), vmm::Platfo
         }
     }
     Ok(())
+}
+
+/// A signal is being taken from the pending queue: if a POSIX timer sent
+/// it, it carries that timer's overrun count from now on, or is dropped
+/// if the timer has been deleted since (false).
+pub fn timer_signal_still_wanted(task: &Task, info: &mut SigInfo) -> bool {
+    if info.code != SI_TIMER {
+        return true;
+    }
+    task.group
+        .existing_posix_timers()
+        .is_some_and(|timers| timers.taken(info))
 }
 
 /// Load the FPU image a `rt_sigreturn` recovered from its frame. A bare

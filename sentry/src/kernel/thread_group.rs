@@ -8,9 +8,10 @@
 //! [`ThreadGroup::ending`] and stops.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use super::inbox::SignalInbox;
+use super::posix_timers::PosixTimers;
 use super::published::{ProcessFacts, ThreadPublished};
 use super::siginfo::{SigInfo, SI_KERNEL};
 use super::ExitStatus;
@@ -65,6 +66,8 @@ struct State {
 pub struct ThreadGroup {
     state: Mutex<State>,
     changed: Condvar,
+    /// The process's POSIX timers, made with its first.
+    posix_timers: OnceLock<PosixTimers>,
 }
 
 impl ThreadGroup {
@@ -77,6 +80,17 @@ impl ThreadGroup {
         s.threads.insert(tid, Member { inbox, published });
         drop(s);
         Arc::new(group)
+    }
+
+    /// The process's POSIX timers.
+    pub fn posix_timers(self: &Arc<Self>) -> &PosixTimers {
+        self.posix_timers
+            .get_or_init(|| PosixTimers::new(Arc::downgrade(self)))
+    }
+
+    /// The process's POSIX timers if it has ever made one.
+    pub fn existing_posix_timers(&self) -> Option<&PosixTimers> {
+        self.posix_timers.get()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

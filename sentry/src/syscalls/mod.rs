@@ -9,6 +9,7 @@ mod futex;
 mod info;
 mod mm;
 pub mod names;
+mod posix_timer;
 mod process;
 mod session;
 mod signal;
@@ -51,6 +52,7 @@ fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
             futex::TABLE,
             info::TABLE,
             mm::TABLE,
+            posix_timer::TABLE,
             process::TABLE,
             session::TABLE,
             signal::TABLE,

@@ -8,7 +8,7 @@ use bytemuck::{Pod, Zeroable};
 use super::Handler;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::signal::UNBLOCKABLE;
-use crate::kernel::signal_delivery::send;
+use crate::kernel::signal_delivery::{send, timer_signal_still_wanted};
 use crate::kernel::sleep::{collect_posted, signal_pending};
 use crate::kernel::Task;
 
@@ -50,7 +50,10 @@ fn sys_rt_sigtimedwait(task: &mut Task, a: [u64; 6]) -> SysResult {
         for info in task.group.take_shared(set) {
             send(task, info);
         }
-        if let Some(got) = task.pending_signals.take_in(set) {
+        if let Some(mut got) = task.pending_signals.take_in(set) {
+            if !timer_signal_still_wanted(task, &mut got) {
+                continue;
+            }
             if info != 0 {
                 task.mm.write_val(info, &got)?;
             }

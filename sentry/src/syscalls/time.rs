@@ -53,8 +53,15 @@ impl GuestTimespec {
         }
     }
 
+    pub(super) fn from_duration(d: Duration) -> Self {
+        GuestTimespec {
+            sec: d.as_secs() as i64,
+            nsec: i64::from(d.subsec_nanos()),
+        }
+    }
+
     /// `timespec64_valid`: non-negative seconds, nanoseconds below 10⁹.
-    fn to_duration(self) -> Result<Duration, Errno> {
+    pub(super) fn to_duration(self) -> Result<Duration, Errno> {
         if self.sec < 0 || !(0..NSEC_PER_SEC).contains(&self.nsec) {
             return Err(Errno::EINVAL);
         }
@@ -143,6 +150,11 @@ fn now(c: Clock) -> Result<GuestTimespec, Errno> {
         Clock::ThreadCpu => rustix::time::clock_gettime(ClockId::ThreadCPUTime),
     };
     Ok(GuestTimespec::from_host(t))
+}
+
+/// The time on host clock `id` (a clock `clock_gettime` takes by number).
+pub(super) fn clock_now(id: i32) -> Result<GuestTimespec, Errno> {
+    now(Clock::Host(id))
 }
 
 fn realtime() -> GuestTimespec {
