@@ -191,6 +191,7 @@ fn signal_thread(task: &mut Task, tgid: Option<i32>, tid: i32, sig: i32) -> bool
 fn sys_rt_sigqueueinfo(task: &mut Task, a: [u64; 6]) -> SysResult {
     let sig = signal_arg(a[1])?;
     let mut info: SigInfo = task.mm.read_val(a[2])?;
+    crate::kernel::posix_timers::forget_origin(&mut info);
     let pid = a[0] as i32;
     info.signo = sig;
     if pid == task.tgid {
