@@ -1,6 +1,7 @@
 //! The writable tree: a guest changes files and sees its changes exactly
 //! as on Linux (`fs_writer`, compared with a native run), and nothing it
 //! does reaches the host tree or leads out of `--root` (`fs_leak`).
+//! Extended attributes behave as on Linux (`xattr`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -181,5 +182,38 @@ fn shared_mappings_of_host_files_change_only_the_guests_copy() {
             "on {platform}:\n{run}"
         );
         assert_eq!(fs::read(&file).unwrap(), b"host data", "on {platform}");
+    }
+}
+
+/// Extended attributes in /tmp (the host's ext4 natively, the sandbox's
+/// in-memory tmpfs under rvisor): the same answers either way.
+#[test]
+fn extended_attributes_match_linux() {
+    let native = assert_same_as_native(&Run::new(guest("xattr")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "get user.color (length): 4",
+        "get user.color: blue",
+        "get into 2 bytes: ERANGE",
+        "create existing: EEXIST",
+        "replace missing: ENODATA",
+        "after replace: red",
+        "list: user.color user.empty",
+        "list into 3 bytes: ERANGE",
+        "256-byte name: ERANGE",
+        "bare user.: EINVAL",
+        "unknown namespace: EOPNOTSUPP",
+        "65537-byte value: E2BIG",
+        "lset user.* on the symlink: EPERM",
+        "flist: user.color user.empty user.fd",
+        "fget on O_PATH: EBADF",
+        "fset on a pipe: EPERM",
+        "get on a procfs file: EOPNOTSUPP",
+        "bad value pointer: EFAULT",
+        "remove again: ENODATA",
+        "recreated file's list: 0",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
     }
 }

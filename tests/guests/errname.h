@@ -54,6 +54,7 @@ static inline const char *errname(int err)
 	case ELOOP: return "ELOOP";
 	case EOVERFLOW: return "EOVERFLOW";
 	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case ENODATA: return "ENODATA";
 	default:
 		snprintf(unknown, sizeof(unknown), "errno %d", err);
 		return unknown;

@@ -171,6 +171,8 @@ pub struct Inode {
     pub dev: u64,
     meta: Mutex<Meta>,
     pub body: Body,
+    /// Extended attributes (`vfs/xattr.rs`).
+    xattrs: Mutex<crate::vfs::xattr::Xattrs>,
 }
 
 impl Inode {
@@ -180,6 +182,7 @@ impl Inode {
             dev,
             meta: Mutex::new(meta),
             body,
+            xattrs: Mutex::default(),
         })
     }
 
@@ -190,6 +193,10 @@ impl Inode {
             lower,
         };
         Self::new(next_ino(), dev, meta, Body::Dir(RwLock::new(dir)))
+    }
+
+    pub fn xattrs(&self) -> MutexGuard<'_, crate::vfs::xattr::Xattrs> {
+        self.xattrs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn meta(&self) -> MutexGuard<'_, Meta> {

@@ -41,6 +41,7 @@ pub mod procfs;
 pub mod stat;
 pub mod statfs;
 pub mod tree;
+pub mod xattr;
 
 pub use fdtable::FdTable;
 pub use file::File;

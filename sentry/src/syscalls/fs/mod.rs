@@ -3,7 +3,8 @@
 //! access, readlink, getcwd, chdir), `fd` manages descriptors (close, dup,
 //! fcntl, ioctl, lseek, locks), `names` adds, removes and moves names
 //! (mkdir, unlink, rename, link, symlink, ...), `attr` changes attributes
-//! and size (chmod, chown, utimensat, truncate, umask) and answers statfs.
+//! and size (chmod, chown, utimensat, truncate, umask) and answers statfs,
+//! `xattr` keeps extended attributes.
 //!
 //! Guest memory is only touched through `task.mm`, so a bad pointer is an
 //! EFAULT, never a crash. A transfer stops where guest memory stops being
@@ -16,6 +17,7 @@ mod names;
 mod path;
 mod poll;
 mod tty;
+mod xattr;
 
 use vmm::Access;
 
@@ -27,6 +29,18 @@ use crate::kernel::Task;
 use crate::vfs::path::PATH_MAX;
 
 pub(super) const TABLE: &[(i64, Handler)] = &[
+    (libc::SYS_setxattr, xattr::sys_setxattr),
+    (libc::SYS_lsetxattr, xattr::sys_lsetxattr),
+    (libc::SYS_fsetxattr, xattr::sys_fsetxattr),
+    (libc::SYS_getxattr, xattr::sys_getxattr),
+    (libc::SYS_lgetxattr, xattr::sys_lgetxattr),
+    (libc::SYS_fgetxattr, xattr::sys_fgetxattr),
+    (libc::SYS_listxattr, xattr::sys_listxattr),
+    (libc::SYS_llistxattr, xattr::sys_llistxattr),
+    (libc::SYS_flistxattr, xattr::sys_flistxattr),
+    (libc::SYS_removexattr, xattr::sys_removexattr),
+    (libc::SYS_lremovexattr, xattr::sys_lremovexattr),
+    (libc::SYS_fremovexattr, xattr::sys_fremovexattr),
     (libc::SYS_poll, poll::sys_poll),
     (libc::SYS_ppoll, poll::sys_ppoll),
     (libc::SYS_select, poll::sys_select),
