@@ -79,6 +79,16 @@ pub fn terminal_session(fd: std::os::fd::BorrowedFd<'_>) -> Result<i32, Errno> {
     }
 }
 
+/// The calling host thread's resource usage (`getrusage(RUSAGE_THREAD)`).
+pub fn thread_rusage() -> libc::rusage {
+    // SAFETY: an all-zero rusage is a valid value of this plain C struct.
+    let mut usage = unsafe { std::mem::zeroed::<libc::rusage>() };
+    // SAFETY: getrusage writes one rusage into `usage`, which outlives the
+    // call; RUSAGE_THREAD cannot fail for the calling thread.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    usage
+}
+
 /// `getdents64` on a host directory: fills `buf` with `struct linux_dirent64`
 /// records (the guest's layout too) and returns how many bytes it used.
 pub fn getdents64(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {

@@ -114,3 +114,23 @@ fn open_missing_file() {
     assert!(native.stdout.is_empty(), "{native}");
     assert_eq!(native.stderr_text(), "open missing.txt: ENOENT\n");
 }
+
+/// close_range closes or marks ranges (its own table first with
+/// CLOSE_RANGE_UNSHARE) and the sync calls check their arguments.
+#[test]
+fn close_range_and_sync_match_native() {
+    let native = assert_same_as_native(&Run::new(guest("close_range")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "11 open, 12 closed, 14 closed, 15 open",
+        "15 cloexec, 16 cloexec, 17 open",
+        "first > last: EINVAL",
+        "16 cloexec, 17 closed, 19 closed",
+        "syncfs bad fd: EBADF",
+        "sync_file_range on a pipe: ESPIPE",
+        "sync_file_range negative offset: EINVAL",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

@@ -161,3 +161,25 @@ fn pipe_flags_nonblocking_and_whole_blocking_writes() {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }
 }
+
+/// getrusage and the rusage of wait4/waitid: the thread, the process and
+/// its reaped children (grandchildren included), and Linux's errors.
+#[test]
+fn resource_usage_matches_native() {
+    let native = assert_same_as_native(&Run::new(guest("rusage")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "RUSAGE_SELF: ok",
+        "RUSAGE_THREAD: ok",
+        "who 5: EINVAL",
+        "bad pointer: EFAULT",
+        "resident set > 0: yes",
+        "no children reaped yet, no children time: yes",
+        "wait4 reaped the child: yes, its CPU time > 0: yes",
+        "RUSAGE_CHILDREN now counts it: yes",
+        "waitid: ok, its rusage has the grandchild's time: yes, children total grew: yes",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

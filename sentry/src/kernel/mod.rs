@@ -15,6 +15,7 @@ pub mod proc_view;
 pub mod process_table;
 pub mod published;
 pub mod run;
+pub mod rusage;
 pub mod siginfo;
 pub mod signal;
 pub mod signal_action;

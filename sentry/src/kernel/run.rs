@@ -57,6 +57,7 @@ impl Task {
 /// Run `task` until its thread ends (on its own or with its process).
 pub fn run(task: &mut Task, ctx: &mut dyn Context) -> Result<ExitStatus, RunError> {
     task.inbox.set_interrupter(ctx.interrupter());
+    task.usage_start = Some(super::rusage::Usage::of_this_thread());
     let mut retried_fault = None;
     loop {
         // Another thread's exit_group, fatal signal or execve ends this one.

@@ -9,6 +9,7 @@ use crate::kernel::inbox::SignalInbox;
 use crate::kernel::itimer::RealTimer;
 use crate::kernel::process_table::ProcessTable;
 use crate::kernel::published::ThreadPublished;
+use crate::kernel::rusage::Usage;
 use crate::kernel::signal::SignalState;
 use crate::kernel::signal_delivery::PendingSignals;
 use crate::kernel::thread_group::ThreadGroup;
@@ -89,6 +90,10 @@ pub struct Task {
     pub platform: Option<Arc<dyn Platform>>,
     /// ITIMER_REAL, started on first use.
     pub real_timer: Option<RealTimer>,
+    /// What the serving host thread had used when it began serving this
+    /// task (host threads are reused).
+    /// `None` until it begins running.
+    pub usage_start: Option<Usage>,
     /// FPU image an `rt_sigreturn` recovered, loaded before the next switch.
     pub fpu_restore: Option<Vec<u8>>,
     pub creds: Credentials,
@@ -132,6 +137,14 @@ pub struct Task {
 }
 
 impl Task {
+    /// What this thread has used so far (`getrusage(RUSAGE_THREAD)`);
+    /// only meaningful on the host thread that serves it.
+    pub fn usage(&self) -> Usage {
+        self.usage_start
+            .map(|start| Usage::of_this_thread().since(start))
+            .unwrap_or_default()
+    }
+
     /// A fresh single-threaded process `tid` about to run `exe` at `regs`,
     /// with no resource limits.
     pub fn new(
@@ -163,6 +176,7 @@ impl Task {
             procs: ProcessTable::new(1),
             platform: None,
             real_timer: None,
+            usage_start: None,
             fpu_restore: None,
             creds,
             groups: Vec::new(),
@@ -247,6 +261,7 @@ impl Task {
             procs: self.procs.clone(),
             platform: self.platform.clone(),
             real_timer: None,
+            usage_start: None,
             fpu_restore: None,
             creds: self.creds,
             groups: self.groups.clone(),

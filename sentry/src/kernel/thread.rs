@@ -116,6 +116,9 @@ pub fn run_thread(task: &mut Task, ctx: &mut dyn Context) -> ExitStatus {
 /// report it (the first thread, once every thread is gone), else `None`.
 pub fn end_thread(task: &mut Task, status: ExitStatus) -> Option<ExitStatus> {
     let group = task.group.clone();
+    // Counted before the process can be reaped (the first thread reports
+    // its end after every other thread has ended).
+    group.add_thread_usage(task.usage(), task.mm.lock().resident() / 1024);
     if !task.exit_thread_only {
         group.exit(task.tid, status);
     }

@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use super::inbox::SignalInbox;
 use super::posix_timers::PosixTimers;
 use super::published::{ProcessFacts, ThreadPublished};
+use super::rusage::Usage;
 use super::siginfo::{SigInfo, SI_KERNEL};
 use super::ExitStatus;
 
@@ -68,6 +69,14 @@ pub struct ThreadGroup {
     changed: Condvar,
     /// The process's POSIX timers, made with its first.
     posix_timers: OnceLock<PosixTimers>,
+    /// What its ended threads used, and its reaped children (`getrusage`).
+    usage: Mutex<GroupUsage>,
+}
+
+#[derive(Default, Clone, Copy)]
+struct GroupUsage {
+    ended_threads: Usage,
+    children: Usage,
 }
 
 impl ThreadGroup {
@@ -80,6 +89,49 @@ impl ThreadGroup {
         s.threads.insert(tid, Member { inbox, published });
         drop(s);
         Arc::new(group)
+    }
+
+    /// A thread of the process ended having used `usage`, with the
+    /// process's resident set at `rss_kb` then.
+    pub fn add_thread_usage(&self, mut usage: Usage, rss_kb: u64) {
+        usage.maxrss_kb = rss_kb;
+        self.usage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ended_threads += usage;
+    }
+
+    /// What the process's ended threads used.
+    pub fn ended_threads_usage(&self) -> Usage {
+        self.usage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .ended_threads
+    }
+
+    /// What the process's reaped children used (RUSAGE_CHILDREN).
+    pub fn children_usage(&self) -> Usage {
+        self.usage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .children
+    }
+
+    /// All an ended process used, its reaped children included: what its
+    /// parent adds to its own children's usage when reaping it.
+    pub fn total_usage(&self) -> Usage {
+        let u = *self.usage.lock().unwrap_or_else(|e| e.into_inner());
+        let mut total = u.ended_threads;
+        total += u.children;
+        total
+    }
+
+    /// A child that used `usage` (its total) has been reaped.
+    pub fn add_child_usage(&self, usage: Usage) {
+        self.usage
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .children += usage;
     }
 
     /// The process's POSIX timers.

@@ -11,6 +11,7 @@ mod mm;
 pub mod names;
 mod posix_timer;
 mod process;
+mod rusage;
 mod session;
 mod signal;
 mod sigwait;
@@ -54,6 +55,7 @@ fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
             mm::TABLE,
             posix_timer::TABLE,
             process::TABLE,
+            rusage::TABLE,
             session::TABLE,
             signal::TABLE,
             sigwait::TABLE,

@@ -76,8 +76,7 @@ fn sys_wait4(task: &mut Task, a: [u64; 6]) -> SysResult {
         task.mm.write_val(wstatus, &wait_status(r.event))?;
     }
     if rusage != 0 {
-        task.mm
-            .zero(rusage, std::mem::size_of::<libc::rusage>() as u64)?;
+        task.mm.write_val(rusage, &r.usage.to_guest())?;
     }
     Ok(r.pid as u64)
 }
@@ -132,10 +131,9 @@ fn waitid_result(task: &mut Task, a: [u64; 6]) -> Result<Option<WaitResult>, Err
 fn sys_waitid(task: &mut Task, a: [u64; 6]) -> SysResult {
     let (infop, rusage) = (a[2], a[4]);
     let result = waitid_result(task, a);
-    if let Ok(Some(_)) = result {
+    if let Ok(Some(r)) = &result {
         if rusage != 0 {
-            task.mm
-                .zero(rusage, std::mem::size_of::<libc::rusage>() as u64)?;
+            task.mm.write_val(rusage, &r.usage.to_guest())?;
         }
     }
     // Linux fills these siginfo fields whatever the outcome: zeros when

@@ -169,6 +169,25 @@ impl FdTable {
         drop(closed);
     }
 
+    /// `close_range`: close every descriptor in `first..=last`, or with
+    /// `cloexec_only` mark them close-on-exec instead.
+    pub fn close_range(&self, first: i32, last: i32, cloexec_only: bool) {
+        let closed: Vec<Entry> = {
+            let mut entries = self.lock();
+            if cloexec_only {
+                for (_, e) in entries.range_mut(first..=last) {
+                    e.cloexec = true;
+                }
+                Vec::new()
+            } else {
+                let gone: Vec<i32> = entries.range(first..=last).map(|(&fd, _)| fd).collect();
+                gone.iter().filter_map(|fd| entries.remove(fd)).collect()
+            }
+        };
+        // Files are released outside the lock.
+        drop(closed);
+    }
+
     /// The open descriptors, in order.
     pub fn fds(&self) -> std::vec::IntoIter<i32> {
         self.lock().keys().copied().collect::<Vec<_>>().into_iter()

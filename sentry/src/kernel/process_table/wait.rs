@@ -3,6 +3,7 @@
 
 use super::{Proc, ProcessTable};
 use crate::errno::Errno;
+use crate::kernel::rusage::Usage;
 use crate::kernel::ExitStatus;
 
 /// Which children a wait looks at.
@@ -82,6 +83,8 @@ pub struct WaitResult {
     pub pid: i32,
     pub uid: u32,
     pub event: WaitEvent,
+    /// What a reaped child used, its own reaped children included.
+    pub usage: Usage,
 }
 
 impl WaitSelector {
@@ -135,13 +138,28 @@ impl ProcessTable {
                     pid,
                     uid: p.uid,
                     event,
+                    usage: Usage::default(),
                 });
                 break;
             }
         }
-        let Some(r) = found else {
+        let Some(mut r) = found else {
             return if any { Ok(None) } else { Err(Errno::ECHILD) };
         };
+        if let WaitEvent::Exited(_) = r.event {
+            // Released before `forget`, which takes it again.
+            let groups = self.groups();
+            r.usage = groups
+                .get(&r.pid)
+                .map(|child| child.total_usage())
+                .unwrap_or_default();
+            if !flags.nowait {
+                if let Some(me) = groups.get(&parent) {
+                    me.add_child_usage(r.usage);
+                }
+            }
+            drop(groups);
+        }
         if !flags.nowait {
             match r.event {
                 WaitEvent::Exited(_) => self.forget(&mut g, r.pid),

@@ -201,6 +201,39 @@ pub(super) fn sys_fsync(task: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
+/// sync: nothing the sandbox writes is on a disk.
+pub(super) fn sys_sync(_task: &mut Task, _a: [u64; 6]) -> SysResult {
+    Ok(0)
+}
+
+/// syncfs(fd) and sync_file_range(fd, ...): EBADF for a bad descriptor,
+/// else nothing to do, as for fsync. sync_file_range checks its range and
+/// flags as Linux does.
+pub(super) fn sys_syncfs(task: &mut Task, a: [u64; 6]) -> SysResult {
+    task.fds.get(fd_arg(a[0]))?;
+    Ok(0)
+}
+
+pub(super) fn sys_sync_file_range(task: &mut Task, a: [u64; 6]) -> SysResult {
+    const VALID_FLAGS: u64 = 1 | 2 | 4;
+    let [fd, offset, nbytes, flags, ..] = a;
+    let (offset, nbytes) = (offset as i64, nbytes as i64);
+    if flags & !VALID_FLAGS != 0 || offset < 0 || nbytes < 0 || offset.checked_add(nbytes).is_none()
+    {
+        return Err(Errno::EINVAL);
+    }
+    let file = task.fds.get(fd_arg(fd))?;
+    let kind = file.stat()?.file_type();
+    if kind != libc::S_IFREG
+        && kind != libc::S_IFDIR
+        && kind != libc::S_IFBLK
+        && kind != libc::S_IFLNK
+    {
+        return Err(Errno::ESPIPE);
+    }
+    Ok(0)
+}
+
 /// fadvise64(fd, offset, len, advice): advice is only advice.
 pub(super) fn sys_fadvise64(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;

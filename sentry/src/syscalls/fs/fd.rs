@@ -20,6 +20,29 @@ pub(super) fn sys_close(task: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
+/// close_range(first, last, flags): CLOSE_RANGE_UNSHARE gives the caller
+/// a table of its own first (as `unshare(CLONE_FILES)`),
+/// CLOSE_RANGE_CLOEXEC marks instead of closing.
+pub(super) fn sys_close_range(task: &mut Task, a: [u64; 6]) -> SysResult {
+    const CLOSE_RANGE_UNSHARE: u64 = 1 << 1;
+    const CLOSE_RANGE_CLOEXEC: u64 = 1 << 2;
+    let [first, last, flags, ..] = a;
+    let (first, last) = (first as u32, last as u32);
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(Errno::EINVAL);
+    }
+    if first > i32::MAX as u32 {
+        return Ok(0);
+    }
+    if flags & CLOSE_RANGE_UNSHARE != 0 {
+        task.fds.unshare();
+    }
+    let last = last.min(i32::MAX as u32) as i32;
+    task.fds
+        .close_range(first as i32, last, flags & CLOSE_RANGE_CLOEXEC != 0);
+    Ok(0)
+}
+
 pub(super) fn sys_fstat(task: &mut Task, a: [u64; 6]) -> SysResult {
     let st = task.fds.get(fd_arg(a[0]))?.stat()?;
     task.mm.write_val(a[1], &st)?;

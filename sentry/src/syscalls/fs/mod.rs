@@ -29,6 +29,10 @@ use crate::kernel::Task;
 use crate::vfs::path::PATH_MAX;
 
 pub(super) const TABLE: &[(i64, Handler)] = &[
+    (libc::SYS_close_range, fd::sys_close_range),
+    (libc::SYS_sync, attr::sys_sync),
+    (libc::SYS_syncfs, attr::sys_syncfs),
+    (libc::SYS_sync_file_range, attr::sys_sync_file_range),
     (libc::SYS_setxattr, xattr::sys_setxattr),
     (libc::SYS_lsetxattr, xattr::sys_lsetxattr),
     (libc::SYS_fsetxattr, xattr::sys_fsetxattr),
