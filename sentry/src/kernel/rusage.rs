@@ -151,11 +151,12 @@ mod tests {
     #[test]
     fn a_threads_usage_grows_and_since_subtracts() {
         let start = Usage::of_this_thread();
+        // Spin (not sleep) for a while: CPU time must pass.
+        let until = std::time::Instant::now() + Duration::from_millis(20);
         let mut x = 0u64;
-        for i in 0..2_000_000u64 {
-            x = x.wrapping_add(i * i);
+        while std::time::Instant::now() < until {
+            x = std::hint::black_box(x.wrapping_add(1));
         }
-        std::hint::black_box(x);
         let used = Usage::of_this_thread().since(start);
         assert!(used.utime + used.stime > Duration::ZERO);
     }
