@@ -183,3 +183,33 @@ fn resource_usage_matches_native() {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }
 }
+
+/// Nice values and scheduling policies are kept per thread, inherited
+/// (SCHED_RESET_ON_FORK honoured) and checked as Linux checks them.
+#[test]
+fn scheduling_attributes_match_native() {
+    let native = assert_same_as_native(&Run::new(guest("sched")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "nice now (raw): 15",
+        "set nice 100 (clamped to 19): 0",
+        "which 7: EINVAL",
+        "no such pid: ESRCH",
+        "my own process group (raw): 15",
+        "new thread inherits nice (raw 20-nice): 15",
+        "thread's nice (raw): 13",
+        "main thread unchanged by the thread (raw): 15",
+        "child inherits nice (raw): 15",
+        "max FIFO: 99",
+        "policy now: 3",
+        "SCHED_OTHER with priority 5: EINVAL",
+        "negative pid: EINVAL",
+        "policy with the flag: 1073741829",
+        "child of SCHED_IDLE|RESET_ON_FORK keeps IDLE, no flag: 5",
+        "affinity with no CPU: EINVAL",
+        "CPUs now: 1, CPU 0: yes",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

@@ -76,6 +76,7 @@ impl ChildTemplate {
         flags: i32,
     ) -> Self {
         let published = ThreadPublished::new(parent.signals.mask, &parent.comm);
+        published.set_sched(parent.published.sched().for_child());
         let mut signals = parent.signals.for_child();
         if flags & libc::CLONE_SIGHAND != 0 {
             signals.actions = parent.signals.actions.clone();

@@ -14,12 +14,47 @@ use crate::vfs::fdtable::WeakFdTable;
 use crate::vfs::procfs::ImageLayout;
 use crate::vfs::FsContext;
 
+/// A thread's scheduling attributes. The sandbox does not schedule by
+/// them (its threads are host threads the host schedules); they are kept
+/// so that the calls that set and read them agree, as on Linux.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SchedAttrs {
+    /// -20 (most favoured) to 19.
+    pub nice: i32,
+    /// SCHED_OTHER, SCHED_FIFO, SCHED_RR, SCHED_BATCH or SCHED_IDLE.
+    pub policy: i32,
+    /// 1-99 for SCHED_FIFO and SCHED_RR, else 0.
+    pub rt_priority: i32,
+    /// SCHED_RESET_ON_FORK: children start with the default policy.
+    pub reset_on_fork: bool,
+    /// `sched_setaffinity`'s mask (bytes of a cpu_set_t); `None`: every
+    /// CPU the host gives the sandbox.
+    pub affinity: Option<Vec<u8>>,
+}
+
+impl SchedAttrs {
+    /// What a new thread or process starts with (Linux's sched_fork).
+    pub fn for_child(&self) -> Self {
+        let mut child = self.clone();
+        if self.reset_on_fork {
+            if matches!(self.policy, libc::SCHED_FIFO | libc::SCHED_RR) {
+                child.policy = libc::SCHED_OTHER;
+                child.rt_priority = 0;
+            }
+            child.nice = child.nice.max(0);
+            child.reset_on_fork = false;
+        }
+        child
+    }
+}
+
 /// One thread's published state.
 #[derive(Default)]
 pub struct ThreadPublished {
     blocked: AtomicU64,
     sleeping: AtomicBool,
     comm: Mutex<Vec<u8>>,
+    sched: Mutex<SchedAttrs>,
     /// Clock ticks (100 Hz) after the host booted at which it started.
     pub start_ticks: u64,
 }
@@ -30,6 +65,7 @@ impl ThreadPublished {
             blocked: AtomicU64::new(blocked),
             sleeping: AtomicBool::new(false),
             comm: Mutex::new(comm.to_vec()),
+            sched: Mutex::default(),
             start_ticks: boot_ticks(),
         })
     }
@@ -53,6 +89,14 @@ impl ThreadPublished {
 
     pub fn comm(&self) -> Vec<u8> {
         self.comm.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn sched(&self) -> SchedAttrs {
+        self.sched.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_sched(&self, attrs: SchedAttrs) {
+        *self.sched.lock().unwrap_or_else(|e| e.into_inner()) = attrs;
     }
 
     pub fn set_comm(&self, comm: &[u8]) {

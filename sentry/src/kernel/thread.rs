@@ -42,6 +42,7 @@ pub fn spawn_thread(parent: &mut Task, opts: ThreadOptions) -> Result<i32, Errno
         Err(e)
     };
     let published = ThreadPublished::new(parent.signals.mask, &parent.comm);
+    published.set_sched(parent.published.sched().for_child());
     if !parent.group.add(tid, inbox.clone(), published.clone()) {
         parent.procs.remove_thread(tid);
         return Err(Errno::EAGAIN);

@@ -1,5 +1,5 @@
 //! Identity and system-information calls: uname, the id getters, resource
-//! limits, getrandom, CPU affinity, sysinfo, and the per-thread
+//! limits, getrandom, sysinfo, and the per-thread
 //! registrations glibc and musl make at start-up (set_tid_address,
 //! set_robust_list, rseq).
 //!
@@ -9,8 +9,6 @@
 //! the kernel whose behaviour rvisor follows), with sysname "Linux" and
 //! machine "x86_64" fixed. Every thread runs on CPU 0 as far as `getcpu`
 //! and `rseq` tell.
-
-use std::sync::OnceLock;
 
 use bytemuck::{Pod, Zeroable};
 
@@ -36,7 +34,6 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_prlimit64, sys_prlimit64),
     (libc::SYS_getrlimit, sys_getrlimit),
     (libc::SYS_setrlimit, sys_setrlimit),
-    (libc::SYS_sched_getaffinity, sys_sched_getaffinity),
     (libc::SYS_sched_yield, sys_sched_yield),
     (libc::SYS_getcpu, sys_getcpu),
     (libc::SYS_sysinfo, sys_sysinfo),
@@ -242,56 +239,6 @@ fn sys_setrlimit(task: &mut Task, a: [u64; 6]) -> SysResult {
         return Err(Errno::EFAULT);
     }
     prlimit(task, a[0], a[1], 0)
-}
-
-/// The host's `nr_cpu_ids`: how many CPU numbers can exist.
-fn nr_cpu_ids() -> usize {
-    static N: OnceLock<usize> = OnceLock::new();
-    *N.get_or_init(|| {
-        let from_sysfs = std::fs::read_to_string("/sys/devices/system/cpu/possible")
-            .ok()
-            .and_then(|s| {
-                let last = s.trim().rsplit([',', '-']).next()?.to_owned();
-                last.parse::<usize>().ok()
-            })
-            .map(|max| max + 1);
-        from_sysfs.unwrap_or_else(|| {
-            let set = host_affinity();
-            (0..rustix::thread::CpuSet::MAX_CPU)
-                .rev()
-                .find(|&c| set.is_set(c))
-                .map_or(1, |c| c + 1)
-        })
-    })
-}
-
-fn host_affinity() -> rustix::thread::CpuSet {
-    rustix::thread::sched_getaffinity(None).unwrap_or_else(|_| {
-        let mut one = rustix::thread::CpuSet::new();
-        one.set(0);
-        one
-    })
-}
-
-fn sys_sched_getaffinity(task: &mut Task, a: [u64; 6]) -> SysResult {
-    let [pid, len, mask, ..] = a;
-    let len = len as u32 as usize;
-    let ncpus = nr_cpu_ids();
-    if len * 8 < ncpus || !len.is_multiple_of(8) {
-        return Err(Errno::EINVAL);
-    }
-    if !is_self(task, pid) && pid as i32 != task.tid {
-        return Err(Errno::ESRCH);
-    }
-    let size = ncpus.div_ceil(64) * 8;
-    let set = host_affinity();
-    let mut bytes = vec![0u8; size];
-    for cpu in (0..ncpus.min(rustix::thread::CpuSet::MAX_CPU)).filter(|&c| set.is_set(c)) {
-        bytes[cpu / 8] |= 1 << (cpu % 8);
-    }
-    let n = len.min(size);
-    task.mm.copy_out(mask, &bytes[..n])?;
-    Ok(n as u64)
 }
 
 fn sys_sched_yield(_: &mut Task, _: [u64; 6]) -> SysResult {

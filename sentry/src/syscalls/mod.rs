@@ -12,6 +12,7 @@ pub mod names;
 mod posix_timer;
 mod process;
 mod rusage;
+mod sched;
 mod session;
 mod signal;
 mod sigwait;
@@ -56,6 +57,7 @@ fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
             posix_timer::TABLE,
             process::TABLE,
             rusage::TABLE,
+            sched::TABLE,
             session::TABLE,
             signal::TABLE,
             sigwait::TABLE,
