@@ -35,9 +35,11 @@ pub struct KvmContext {
 impl KvmContext {
     pub(super) fn new(machine: &Arc<Machine>) -> Result<Self> {
         install_handler();
+        let kick = Arc::new(KickState::default());
+        machine.gate.register(&kick);
         Ok(KvmContext {
             vcpu: Some(machine.take_vcpu()?),
-            kick: Arc::new(KickState::default()),
+            kick,
             loaded: (0, 0),
         })
     }
@@ -235,8 +237,12 @@ fn run(v: &mut Vcpu, kick: &KickState, regs: &mut Regs) -> Result<Event> {
 }
 
 fn run_loop(v: &mut Vcpu, kick: &KickState, regs: &mut Regs) -> Result<Event> {
+    let machine = v.machine.clone();
     loop {
-        match v.fd.run() {
+        machine.gate.enter();
+        let exit = v.fd.run();
+        machine.gate.leave();
+        match exit {
             Ok(VcpuExit::Hlt) => return ring0_event(v, regs),
             Ok(other) => {
                 let what = format!("{other:?}");

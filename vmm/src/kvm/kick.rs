@@ -42,12 +42,12 @@ pub(super) struct KickState {
     pub(super) run: AtomicPtr<kvm_run>,
 }
 
-pub(super) struct KvmInterrupter(pub(super) Arc<KickState>);
-
-impl Interrupter for KvmInterrupter {
-    fn interrupt(&self) {
-        let s = &self.0;
-        s.pending.store(true, Ordering::SeqCst);
+impl KickState {
+    /// Makes the vCPU leave KVM_RUN now if it is in it (or return at once
+    /// from the next one), without asking for an interrupt: the run loop
+    /// goes back in unless `pending` is set.
+    pub(super) fn kick(&self) {
+        let s = self;
         let run = s.run.load(Ordering::SeqCst);
         if !run.is_null() {
             // SAFETY: `run` is the kvm_run mapping of the vCPU the context
@@ -64,5 +64,14 @@ impl Interrupter for KvmInterrupter {
                 libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, kick_signal());
             }
         }
+    }
+}
+
+pub(super) struct KvmInterrupter(pub(super) Arc<KickState>);
+
+impl Interrupter for KvmInterrupter {
+    fn interrupt(&self) {
+        self.0.pending.store(true, Ordering::SeqCst);
+        self.0.kick();
     }
 }

@@ -16,6 +16,7 @@ use crate::platform::{PlatformError, Result};
 use crate::PAGE_SIZE;
 
 use super::frames::{FileFrames, Quarantine};
+use super::guest_gate::GuestGate;
 use super::guest_phys::GuestPhys;
 use super::layout_r0::*;
 use super::vcpu::Vcpu;
@@ -48,6 +49,8 @@ pub(super) struct Machine {
     /// mappings were removed or narrowed since the last run.
     stale_data: Mutex<Vec<(u64, u64)>>,
     pub(super) text: EntryText,
+    /// Passed by every KVM_RUN; closed while the memslot is replaced.
+    pub(super) gate: GuestGate,
 }
 
 struct Ring0Tables {
@@ -119,6 +122,7 @@ impl Machine {
             quarantine,
             stale_data: Mutex::new(Vec::new()),
             text,
+            gate: GuestGate::default(),
         })
     }
 
@@ -233,6 +237,20 @@ impl Machine {
                 self.mf.drop_host_ptes(start, end - start)?;
             }
         }
+        if self.quarantine.len() < QUARANTINE_FLUSH_FRAMES {
+            return Ok(());
+        }
+        // With every vCPU out of guest mode (one running while the slot is
+        // gone triple-faults), and by one thread at a time; another one
+        // doing it at the same time does it for us.
+        self.gate
+            .with_all_out(|| self.replace_memslot())
+            .unwrap_or(Ok(()))
+    }
+
+    /// Deletes and re-adds the memslot, which drops every shadow page, and
+    /// then releases the quarantined table frames.
+    fn replace_memslot(&self) -> Result<()> {
         if self.quarantine.len() < QUARANTINE_FLUSH_FRAMES {
             return Ok(());
         }

@@ -13,6 +13,7 @@ mod context;
 mod cpuid;
 mod frames;
 mod guest_cpuid;
+mod guest_gate;
 mod guest_phys;
 mod kick;
 mod layout;
