@@ -155,6 +155,8 @@ pub enum Body {
     Reg(RwLock<Data>),
     Symlink(Vec<u8>),
     Device(Device),
+    /// A named pipe made in the sentry's tree (`fifo.rs`).
+    Fifo(crate::vfs::fifo::Fifo),
     /// A special file of the lower layer (FIFO, socket, device), opened on
     /// the host by this guest path when the guest opens it.
     Host(Vec<u8>),

@@ -16,6 +16,7 @@
 //! - `fs_context`: a task's cwd and umask (shared by CLONE_FS threads).
 //! - `path`: guest path strings; `stat`: the guest's stat layouts.
 //! - `mmap`: file-backed `mmap` as a private copy.
+//! - `fifo`: named pipes, each open end a host pipe end.
 //! - `eventfd`, `epoll`: eventfd counters and epoll instances, kept by
 //!   host objects of the same kind.
 
@@ -25,6 +26,7 @@ pub mod devfs;
 pub mod epoll;
 pub mod eventfd;
 pub mod fdtable;
+pub mod fifo;
 pub mod file;
 mod fs_context;
 pub mod host_file;

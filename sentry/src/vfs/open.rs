@@ -172,6 +172,15 @@ impl Vfs {
                 return Ok(Arc::new(self.host.open(host_path, flags)?));
             }
             Body::Opened(file) => return file.reopen(flags),
+            Body::Fifo(fifo) => {
+                let want = match flags & libc::O_ACCMODE {
+                    libc::O_RDONLY => libc::R_OK,
+                    libc::O_WRONLY => libc::W_OK,
+                    _ => libc::R_OK | libc::W_OK,
+                };
+                access::check(&node, want as u32, who.uid, who.gid)?;
+                return Ok(Arc::new(fifo.open(node.clone(), path, flags)?));
+            }
             Body::Device(crate::vfs::inode::Device::Tty) => {
                 // Linux's /dev/tty is the caller's controlling terminal.
                 if !procs.may_open_tty() {
