@@ -22,7 +22,7 @@ use rustix::io::retry_on_intr;
 use crate::errno::Errno;
 use crate::vfs::file::File;
 use crate::vfs::host_file::HostFile;
-use crate::vfs::inode::{Body, Inode};
+use crate::vfs::inode::Inode;
 use crate::vfs::stat::GuestStat;
 
 /// Buffer size of the host pipe, as for guest pipes (`fd.rs`).
@@ -31,7 +31,8 @@ const PIPE_BUFFER: usize = 1 << 20;
 /// What a FIFO inode holds (`Body::Fifo`).
 #[derive(Default)]
 pub struct Fifo {
-    state: Mutex<FifoState>,
+    /// Shared with every open end, which uncounts itself when closed.
+    state: Arc<Mutex<FifoState>>,
 }
 
 #[derive(Default)]
@@ -62,11 +63,11 @@ impl FifoState {
     }
 }
 
-impl Fifo {
-    fn state(&self) -> MutexGuard<'_, FifoState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
+fn lock(state: &Mutex<FifoState>) -> MutexGuard<'_, FifoState> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
 
+impl Fifo {
     /// Open FIFO `node` (whose body is this) by `path` with open(2)
     /// `flags`. Never blocks: a blocking opener then calls
     /// `FifoFile::wait_for_partner`.
@@ -79,7 +80,7 @@ impl Fifo {
             _ => return Err(Errno::EINVAL),
         };
         let nonblock = flags & libc::O_NONBLOCK != 0;
-        let mut st = self.state();
+        let mut st = lock(&self.state);
         if access == libc::O_WRONLY && nonblock && st.readers == 0 {
             return Err(Errno::ENXIO);
         }
@@ -110,6 +111,7 @@ impl Fifo {
         drop(st);
         Ok(FifoFile {
             end,
+            state: self.state.clone(),
             node,
             path,
             reads,
@@ -154,6 +156,7 @@ enum Side {
 /// FIFO until it is closed.
 pub struct FifoFile {
     end: Arc<HostFile>,
+    state: Arc<Mutex<FifoState>>,
     node: Arc<Inode>,
     path: Vec<u8>,
     reads: bool,
@@ -164,19 +167,12 @@ pub struct FifoFile {
 }
 
 impl FifoFile {
-    fn fifo(&self) -> &Fifo {
-        match &self.node.body {
-            Body::Fifo(f) => f,
-            _ => unreachable!("a FifoFile is only made from a FIFO inode"),
-        }
-    }
-
     /// Whether a blocking open has its partner (or never needed one).
     fn partner_came(&self) -> bool {
         let Some((side, at_open)) = self.wait_for else {
             return true;
         };
-        let st = self.fifo().state();
+        let st = lock(&self.state);
         match side {
             Side::Readers => st.read_opens != at_open,
             Side::Writers => st.write_opens != at_open,
@@ -195,7 +191,7 @@ impl FifoFile {
         }
         let flags = rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK;
         let bell = Arc::new(rustix::event::eventfd(0, flags)?);
-        self.fifo().state().waiters.push(bell.clone());
+        lock(&self.state).waiters.push(bell.clone());
         let result = loop {
             if self.partner_came() {
                 break Ok(());
@@ -205,17 +201,14 @@ impl FifoFile {
             }
             let _ = rustix::io::read(&*bell, &mut [0u8; 8]);
         };
-        self.fifo()
-            .state()
-            .waiters
-            .retain(|w| !Arc::ptr_eq(w, &bell));
+        lock(&self.state).waiters.retain(|w| !Arc::ptr_eq(w, &bell));
         result
     }
 }
 
 impl Drop for FifoFile {
     fn drop(&mut self) {
-        let mut st = self.fifo().state();
+        let mut st = lock(&self.state);
         if self.reads {
             st.readers -= 1;
         }
@@ -292,7 +285,7 @@ impl File for FifoFile {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vfs::inode::{next_ino, Meta};
+    use crate::vfs::inode::{next_ino, Body, Meta};
 
     fn fifo_node() -> Arc<Inode> {
         let meta = Meta::new(libc::S_IFIFO | 0o644, 0, 0);
