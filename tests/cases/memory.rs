@@ -99,6 +99,7 @@ fn memfds_match_linux() {
         "NOEXEC_SEAL seals: 32\n",
         "250-byte name: EINVAL\n",
         "bad name pointer: EFAULT\n",
+        "running from a memfd\nmemfd program exit: 7\n",
     ] {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }

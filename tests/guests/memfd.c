@@ -68,8 +68,40 @@ static int reopen(int fd, int flags)
 	return open(link, flags);
 }
 
-int main(void)
+/* A copy of this program in a memfd, run through its fd link as fexecve
+ * does. */
+static void exec_from_memfd(void)
 {
+	int exe = mfd("exe", MFD_CLOEXEC);
+	int self = open("/proc/self/exe", O_RDONLY);
+	char chunk[65536];
+	ssize_t n;
+	while ((n = read(self, chunk, sizeof chunk)) > 0)
+		write(exe, chunk, n);
+	close(self);
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", exe);
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0) {
+		char *argv[] = { "memfd", "from-memfd", NULL };
+		char *envp[] = { NULL };
+		execve(path, argv, envp);
+		printf("execve from memfd: %s\n", errname(errno));
+		_exit(1);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	printf("memfd program exit: %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	close(exe);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "from-memfd") == 0) {
+		printf("running from a memfd\n");
+		return 7;
+	}
 	/* Plain use. */
 	int fd = mfd("test", MFD_CLOEXEC);
 	report("memfd_create", fd >= 0 ? 0 : -1);
@@ -213,5 +245,7 @@ int main(void)
 	report("250-byte name", mfd(name, 0));
 	report("bad name pointer", mfd((const char *)8, 0));
 	report("empty name", mfd("", 0) >= 0 ? 0 : -1);
+
+	exec_from_memfd();
 	return 0;
 }

@@ -298,7 +298,16 @@ impl Vfs {
         procs: &dyn ProcSource,
     ) -> Result<Executable, Errno> {
         let w = self.resolve(path, true, procs)?;
-        let node = w.node();
+        // A nameless open file reached through /proc/PID/fd/N (a memfd, as
+        // fexecve uses it) runs from its own inode.
+        let (node, exe_path) = match &w.node().body {
+            Body::Opened(file) => match file.inode() {
+                Some(inode) => (inode, file.link_name()),
+                None => return Err(Errno::EACCES),
+            },
+            _ => (w.node().clone(), w.path()),
+        };
+        let node = &node;
         if node.kind() != libc::S_IFREG || node.meta().mode & 0o111 == 0 {
             return Err(Errno::EACCES);
         }
@@ -310,7 +319,7 @@ impl Vfs {
         };
         Ok(Executable {
             bytes,
-            path: w.path(),
+            path: exe_path,
         })
     }
 }
