@@ -62,3 +62,45 @@ fn shared_file_mappings_are_the_file() {
     );
     assert!(out.ends_with("done\n"), "{native}");
 }
+
+/// memfd_create: a nameless memory file, its fd link, mappings shared with
+/// a child, and seals enforced with Linux's errnos.
+#[test]
+fn memfds_match_linux() {
+    let native = assert_same_as_native(&Run::new(guest("memfd")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "memfd_create: 0\n",
+        "cloexec: 1\n",
+        "link: /memfd:test (deleted)\n",
+        "read back: memfd\n",
+        "fstat: reg 1 mode 0777 size 11 nlink 0\n",
+        "size after ftruncate: 8192\n",
+        "seen through the first: HEllo\n",
+        "read sees the mapping: via map\n",
+        "child's store in the file: from child\n",
+        "private store stays private: HE E\n",
+        "F_ADD_SEALS (no ALLOW_SEALING): EPERM\n",
+        "F_GET_SEALS on a pipe: EINVAL\n",
+        "add via read-only fd: EPERM\n",
+        "shrink: EPERM\n",
+        "grow: EPERM\n",
+        "write past end: EPERM\n",
+        "add WRITE while mapped writable: EBUSY\n",
+        "add WRITE after munmap: 0\n",
+        "write (WRITE): EPERM\n",
+        "mmap shared writable (WRITE): EPERM\n",
+        "mprotect it writable: EACCES\n",
+        "F_GET_SEALS: 15\n",
+        "add after SEAL: EPERM\n",
+        "old mapping still writes: F\n",
+        "mmap writable (FUTURE_WRITE): EPERM\n",
+        "NOEXEC_SEAL seals: 32\n",
+        "250-byte name: EINVAL\n",
+        "bad name pointer: EFAULT\n",
+        "running from a memfd\nmemfd program exit: 7\n",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

@@ -217,3 +217,50 @@ fn extended_attributes_match_linux() {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }
 }
+
+/// Named pipes made with mkfifo in /tmp: blocking and non-blocking opens,
+/// EOF, EPIPE and SIGPIPE, poll, and an open ended by a signal.
+#[test]
+fn fifos_match_linux() {
+    let native = assert_same_as_native(&Run::new(guest("fifo")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "mkfifo: 0\n",
+        "mkfifo again: EEXIST\n",
+        "stat: fifo 1 mode 0640 size 0\n",
+        "mknod stat: fifo 1\n",
+        "nonblocking writer, no reader: ENXIO\n",
+        "read, no writer yet: 0\n",
+        "fd link is the path: 1\n",
+        "read, empty: EAGAIN\n",
+        "poll reader, data: 1 IN\n",
+        "read after writer closed: \"abc\" then EOF\n",
+        "poll reader, writer gone: 1 HUP\n",
+        "write, reader gone: EPIPE\n",
+        "writer with default SIGPIPE: killed by signal 13\n",
+        "reader got: \"hello\" then EOF\n",
+        "blocking writer: 0\n",
+        "data outlives the first end: \"kept\" then EOF\n",
+        "reopened fifo is empty: EAGAIN\n",
+        "open interrupted (no SA_RESTART): EINTR\n",
+        "restarted reader got: \"late\" then EOF\n",
+        "rmdir: 0\n",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}
+
+/// A shell script's FIFO: busybox mkfifo, `ls -l` showing `p`, and a
+/// background writer feeding a reader through it.
+#[test]
+fn shell_pipes_through_a_fifo() {
+    let script = "d=$(mktemp -d) && mkfifo $d/p && ls -l $d/p | cut -c1 && \
+                  { printf 'a\\nb\\n' > $d/p & } && sort -r < $d/p && wait && rm -r $d";
+    let native = assert_same_as_native(&Run::new("/bin/busybox").args(["sh", "-c", script]));
+    assert_eq!(
+        (native.status, native.stdout_text().as_str()),
+        (0, "p\nb\na\n"),
+        "{native}"
+    );
+}

@@ -86,7 +86,7 @@ impl Vfs {
         Self::insert(dir, name, node)
     }
 
-    /// mknod: regular files only; devices, FIFOs and sockets are refused.
+    /// mknod: regular files and FIFOs; devices and sockets are refused.
     pub fn mknod(
         &self,
         path: &[u8],
@@ -95,15 +95,21 @@ impl Vfs {
         procs: &dyn ProcSource,
     ) -> Result<(), Errno> {
         match mode & libc::S_IFMT {
-            0 | libc::S_IFREG => {}
-            libc::S_IFCHR | libc::S_IFBLK | libc::S_IFIFO | libc::S_IFSOCK => {
+            0 | libc::S_IFREG | libc::S_IFIFO => {}
+            libc::S_IFCHR | libc::S_IFBLK | libc::S_IFSOCK => {
                 self.free_name(path, who, procs)?;
                 return Err(Errno::EPERM);
             }
             _ => return Err(Errno::EINVAL),
         }
         let (parent, name) = self.free_name(path, who, procs)?;
-        let node = new_file(parent.node(), who.meta(libc::S_IFREG, mode));
+        let node = if mode & libc::S_IFMT == libc::S_IFIFO {
+            let meta = who.meta(libc::S_IFIFO, mode);
+            let body = Body::Fifo(crate::vfs::fifo::Fifo::default());
+            Inode::new(next_ino(), parent.node().dev, meta, body)
+        } else {
+            new_file(parent.node(), who.meta(libc::S_IFREG, mode))
+        };
         Self::insert(parent.node(), name, node)
     }
 

@@ -155,6 +155,8 @@ pub enum Body {
     Reg(RwLock<Data>),
     Symlink(Vec<u8>),
     Device(Device),
+    /// A named pipe made in the sentry's tree (`fifo.rs`).
+    Fifo(crate::vfs::fifo::Fifo),
     /// A special file of the lower layer (FIFO, socket, device), opened on
     /// the host by this guest path when the guest opens it.
     Host(Vec<u8>),
@@ -173,16 +175,30 @@ pub struct Inode {
     pub body: Body,
     /// Extended attributes (`vfs/xattr.rs`).
     xattrs: Mutex<crate::vfs::xattr::Xattrs>,
+    /// A memfd's seals (`vfs/seals.rs`); other files take none.
+    pub seals: Option<crate::vfs::seals::Seals>,
 }
 
 impl Inode {
     pub fn new(ino: u64, dev: u64, meta: Meta, body: Body) -> Arc<Self> {
+        Self::new_sealable(ino, dev, meta, body, None)
+    }
+
+    /// An inode that may carry seals (a memfd's).
+    pub fn new_sealable(
+        ino: u64,
+        dev: u64,
+        meta: Meta,
+        body: Body,
+        seals: Option<crate::vfs::seals::Seals>,
+    ) -> Arc<Self> {
         Arc::new(Inode {
             ino,
             dev,
             meta: Mutex::new(meta),
             body,
             xattrs: Mutex::default(),
+            seals,
         })
     }
 

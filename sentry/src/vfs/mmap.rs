@@ -63,12 +63,26 @@ pub fn mmap_file(
     {
         return Err(Errno::EOVERFLOW);
     }
+    // A sealed memfd takes no new shared mapping that could write.
+    let sealed = file
+        .inode()
+        .and_then(|n| n.seals.as_ref().map(|s| s.no_writes()))
+        .unwrap_or(false);
+    if shared && sealed && perms.contains(Access::WRITE) {
+        return Err(Errno::EPERM);
+    }
     if let Some(pages) = file_pages(task, file.as_ref(), shared)? {
+        let may_write = !shared || (read_write && !sealed);
+        let file: Arc<dyn crate::mm::MappedFile> = if shared && may_write {
+            pages.writable_mapping()
+        } else {
+            pages
+        };
         let map = FileMap {
-            file: pages,
+            file,
             offset,
             shared,
-            may_write: read_write || !shared,
+            may_write,
         };
         return task.mm.lock().map_file(place, len, perms, map);
     }

@@ -16,6 +16,8 @@
 //! - `fs_context`: a task's cwd and umask (shared by CLONE_FS threads).
 //! - `path`: guest path strings; `stat`: the guest's stat layouts.
 //! - `mmap`: file-backed `mmap` as a private copy.
+//! - `fifo`: named pipes, each open end a host pipe end.
+//! - `memfd`: memfd_create's nameless memory files; `seals`: their seals.
 //! - `eventfd`, `epoll`: eventfd counters and epoll instances, kept by
 //!   host objects of the same kind.
 
@@ -25,12 +27,14 @@ pub mod devfs;
 pub mod epoll;
 pub mod eventfd;
 pub mod fdtable;
+pub mod fifo;
 pub mod file;
 mod fs_context;
 pub mod host_file;
 pub mod hostfs;
 pub mod inode;
 mod lower;
+pub mod memfd;
 mod mmap;
 pub mod mount;
 pub mod node_file;
@@ -38,6 +42,7 @@ pub mod open;
 pub mod page_cache;
 pub mod path;
 pub mod procfs;
+pub mod seals;
 pub mod stat;
 pub mod statfs;
 pub mod tree;

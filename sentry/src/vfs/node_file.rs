@@ -41,6 +41,9 @@ pub struct NodeFile {
     /// Whether a rewind takes the listing again; not for procfs
     /// directories, whose listing only the opener's view could produce.
     relist: bool,
+    /// For a file with no name in the tree (a memfd): what its fd link
+    /// reads as. It has no guest path, so following the link reopens it.
+    anon_name: Option<Vec<u8>>,
 }
 
 impl NodeFile {
@@ -75,7 +78,14 @@ impl NodeFile {
             host,
             listing: Mutex::new(None),
             relist: true,
+            anon_name: None,
         })
+    }
+
+    /// A file without a name in the tree whose fd link reads `name`.
+    pub fn with_anon_name(mut self, name: Vec<u8>) -> Self {
+        self.anon_name = Some(name);
+        self
     }
 
     /// A directory whose entries (without `.` and `..`) were taken at open.
@@ -143,6 +153,9 @@ impl NodeFile {
                     Some(o) if self.flags() & libc::O_APPEND as u32 == 0 => o,
                     _ => data.len(),
                 };
+                if let Some(seals) = &self.node.seals {
+                    seals.check_write(at, buf.len(), data.len())?;
+                }
                 let n = match &mut *data {
                     Data::Mem(bytes) => write_mem(bytes, buf, at)?,
                     Data::Paged(pages) => pages.write(buf, at)?,
@@ -315,7 +328,38 @@ impl File for NodeFile {
     }
 
     fn guest_path(&self) -> Option<&[u8]> {
-        Some(&self.path)
+        match self.anon_name {
+            Some(_) => None,
+            None => Some(&self.path),
+        }
+    }
+
+    fn link_name(&self) -> Vec<u8> {
+        self.anon_name.clone().unwrap_or_else(|| self.path.clone())
+    }
+
+    /// Only a file without a name is reopened this way (through its fd
+    /// link): a new description of the same inode, as Linux's memfds.
+    fn reopen(&self, flags: i32) -> Result<Arc<dyn File>, Errno> {
+        let Some(name) = &self.anon_name else {
+            return Err(Errno::ENXIO);
+        };
+        let want = match flags & libc::O_ACCMODE {
+            libc::O_RDONLY => libc::R_OK,
+            libc::O_WRONLY => libc::W_OK,
+            _ => libc::R_OK | libc::W_OK,
+        };
+        self.access(want as u32, false)?;
+        if flags & libc::O_TRUNC != 0 && flags & libc::O_ACCMODE != libc::O_RDONLY {
+            truncate_mem(&self.node, 0)?;
+        }
+        let f = NodeFile::new(
+            self.vfs.clone(),
+            self.node.clone(),
+            self.path.clone(),
+            flags,
+        )?;
+        Ok(Arc::new(f.with_anon_name(name.clone())))
     }
 
     fn dir_path(&self) -> Option<&[u8]> {
@@ -348,6 +392,9 @@ pub fn truncate_mem(node: &Inode, len: u64) -> Result<(), Errno> {
         return Err(Errno::EFBIG);
     }
     let mut data = node.data_mut().ok_or(Errno::EINVAL)?;
+    if let Some(seals) = &node.seals {
+        seals.check_resize(data.len(), len)?;
+    }
     match &mut *data {
         Data::Mem(bytes) => bytes.resize(len as usize, 0),
         Data::Paged(pages) => pages.truncate(len)?,

@@ -172,6 +172,15 @@ impl Vfs {
                 return Ok(Arc::new(self.host.open(host_path, flags)?));
             }
             Body::Opened(file) => return file.reopen(flags),
+            Body::Fifo(fifo) => {
+                let want = match flags & libc::O_ACCMODE {
+                    libc::O_RDONLY => libc::R_OK,
+                    libc::O_WRONLY => libc::W_OK,
+                    _ => libc::R_OK | libc::W_OK,
+                };
+                access::check(&node, want as u32, who.uid, who.gid)?;
+                return Ok(Arc::new(fifo.open(node.clone(), path, flags)?));
+            }
             Body::Device(crate::vfs::inode::Device::Tty) => {
                 // Linux's /dev/tty is the caller's controlling terminal.
                 if !procs.may_open_tty() {
@@ -289,7 +298,16 @@ impl Vfs {
         procs: &dyn ProcSource,
     ) -> Result<Executable, Errno> {
         let w = self.resolve(path, true, procs)?;
-        let node = w.node();
+        // A nameless open file reached through /proc/PID/fd/N (a memfd, as
+        // fexecve uses it) runs from its own inode.
+        let (node, exe_path) = match &w.node().body {
+            Body::Opened(file) => match file.inode() {
+                Some(inode) => (inode, file.link_name()),
+                None => return Err(Errno::EACCES),
+            },
+            _ => (w.node().clone(), w.path()),
+        };
+        let node = &node;
         if node.kind() != libc::S_IFREG || node.meta().mode & 0o111 == 0 {
             return Err(Errno::EACCES);
         }
@@ -301,7 +319,7 @@ impl Vfs {
         };
         Ok(Executable {
             bytes,
-            path: w.path(),
+            path: exe_path,
         })
     }
 }

@@ -19,7 +19,7 @@
 //! neither is ever taken inside it.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use vmm::{FileRange, MemoryFile, PAGE_SIZE};
 
@@ -30,6 +30,25 @@ use crate::vfs::inode::MAX_MEM_FILE;
 pub struct FilePages {
     mf: Arc<MemoryFile>,
     inner: Mutex<Inner>,
+    /// The handle every shared mapping that may write holds (see
+    /// `WritableMapping`), while one exists.
+    writable: Mutex<Weak<WritableMapping>>,
+}
+
+/// What a shared mapping that may be written maps instead of the file's
+/// pages themselves: the same pages, but counting its holders (each VMA,
+/// including split and forked ones) tells whether such a mapping exists,
+/// which `F_SEAL_WRITE` must refuse with EBUSY.
+pub struct WritableMapping(Arc<FilePages>);
+
+impl MappedFile for WritableMapping {
+    fn size(&self) -> u64 {
+        self.0.size()
+    }
+
+    fn pin(&self, offset: u64, len: u64) -> Result<Vec<FileRange>, Errno> {
+        self.0.pin(offset, len)
+    }
 }
 
 #[derive(Default)]
@@ -46,6 +65,7 @@ impl FilePages {
         let pages = Arc::new(FilePages {
             mf,
             inner: Mutex::new(Inner::default()),
+            writable: Mutex::new(Weak::new()),
         });
         pages.write(bytes, 0)?;
         Ok(pages)
@@ -57,6 +77,22 @@ impl FilePages {
 
     pub fn len(&self) -> u64 {
         self.inner().size
+    }
+
+    /// The handle a new shared mapping that may write maps.
+    pub fn writable_mapping(self: &Arc<Self>) -> Arc<WritableMapping> {
+        let mut w = self.writable.lock().unwrap_or_else(|e| e.into_inner());
+        w.upgrade().unwrap_or_else(|| {
+            let handle = Arc::new(WritableMapping(self.clone()));
+            *w = Arc::downgrade(&handle);
+            handle
+        })
+    }
+
+    /// Whether a shared mapping that may write exists.
+    pub fn writably_mapped(&self) -> bool {
+        let w = self.writable.lock().unwrap_or_else(|e| e.into_inner());
+        w.strong_count() > 0
     }
 
     pub fn is_empty(&self) -> bool {
@@ -259,6 +295,20 @@ mod tests {
         assert_eq!(&buf[..8], b"hello\0\0\0");
         assert_eq!(f.read(&mut buf, PAGE_SIZE + 2), Ok(0));
         assert_eq!(f.write(b"x", MAX_MEM_FILE), Err(Errno::EFBIG));
+    }
+
+    #[test]
+    fn writable_mappings_are_counted_while_held() {
+        let f = FilePages::from_bytes(mf(), b"x").unwrap();
+        assert!(!f.writably_mapped());
+        let a = f.writable_mapping();
+        let b = f.writable_mapping();
+        assert!(Arc::ptr_eq(&a, &b), "one handle, so VMAs still merge");
+        assert_eq!(a.size(), 1);
+        drop(a);
+        assert!(f.writably_mapped());
+        drop(b);
+        assert!(!f.writably_mapped());
     }
 
     #[test]

@@ -11,6 +11,7 @@ use super::{fd_arg, nofile_limit};
 use crate::errno::{Errno, SysResult};
 use crate::kernel::Task;
 use crate::vfs::fdtable::NR_OPEN;
+use crate::vfs::memfd;
 use crate::vfs::{File, HostFile};
 
 const O_PATH: u32 = libc::O_PATH as u32;
@@ -122,11 +123,15 @@ pub(super) fn sys_fcntl(task: &mut Task, a: [u64; 6]) -> SysResult {
         | F_OFD_GETLK
         | F_OFD_SETLK
         | F_OFD_SETLKW => record_lock(task, file.as_ref(), cmd, arg),
+        F_ADD_SEALS => memfd::add_seals(file.as_ref(), arg as u32).map(|()| 0),
+        F_GET_SEALS => memfd::get_seals(file.as_ref()).map(u64::from),
         _ => Err(Errno::EINVAL),
     }
 }
 
 const F_OFD_GETLK: i32 = 36;
+const F_ADD_SEALS: i32 = 1033;
+const F_GET_SEALS: i32 = 1034;
 const F_OFD_SETLK: i32 = 37;
 const F_OFD_SETLKW: i32 = 38;
 

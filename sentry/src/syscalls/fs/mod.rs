@@ -4,7 +4,7 @@
 //! fcntl, ioctl, lseek, locks), `names` adds, removes and moves names
 //! (mkdir, unlink, rename, link, symlink, ...), `attr` changes attributes
 //! and size (chmod, chown, utimensat, truncate, umask) and answers statfs,
-//! `xattr` keeps extended attributes.
+//! `xattr` keeps extended attributes, `memfd` makes memfds.
 //!
 //! Guest memory is only touched through `task.mm`, so a bad pointer is an
 //! EFAULT, never a crash. A transfer stops where guest memory stops being
@@ -13,6 +13,7 @@
 mod attr;
 mod fd;
 mod io;
+mod memfd;
 mod names;
 mod path;
 mod poll;
@@ -116,6 +117,7 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_fstatfs, attr::sys_fstatfs),
     (libc::SYS_flock, fd::sys_flock),
     (libc::SYS_copy_file_range, io::sys_copy_file_range),
+    (libc::SYS_memfd_create, memfd::sys_memfd_create),
 ];
 
 /// A descriptor argument: Linux takes an `int`, ignoring the upper bits.

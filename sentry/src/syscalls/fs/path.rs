@@ -4,10 +4,14 @@
 
 use std::sync::Arc;
 
+use rustix::event::PollFlags;
+
 use super::{fd_arg, nofile_limit, read_path};
 use crate::errno::{Errno, SysResult};
+use crate::kernel::sleep::poll_host;
 use crate::kernel::Task;
 use crate::vfs::fdtable::NR_OPEN;
+use crate::vfs::fifo::FifoFile;
 use crate::vfs::path::join;
 use crate::vfs::{Creator, File};
 
@@ -95,9 +99,26 @@ fn open_at(task: &mut Task, dirfd: i32, path_addr: u64, flags: i32, mode: u32) -
         .fs
         .vfs()
         .open(&path, flags, mode, creator(task), &*task)?;
+    wait_for_fifo_partner(task, &file)?;
     let cloexec = flags & libc::O_CLOEXEC != 0;
     let fd = task.fds.install(file, cloexec, 0, limit)?;
     Ok(fd as u64)
+}
+
+/// A blocking open of a FIFO ends here, once the other side has opened
+/// too; a signal interrupts it as Linux's does (ERESTARTSYS), and the
+/// dropped file uncounts the opener.
+fn wait_for_fifo_partner(task: &mut Task, file: &Arc<dyn File>) -> Result<(), Errno> {
+    let Some(fifo) = file.as_any().and_then(|f| f.downcast_ref::<FifoFile>()) else {
+        return Ok(());
+    };
+    fifo.wait_for_partner(
+        |bell| match poll_host(task, &[(bell, PollFlags::IN)], None) {
+            Ok(_) => Ok(()),
+            Err(Errno::EINTR) => Err(Errno::ERESTARTSYS),
+            Err(e) => Err(e),
+        },
+    )
 }
 
 pub(super) fn sys_stat(task: &mut Task, a: [u64; 6]) -> SysResult {

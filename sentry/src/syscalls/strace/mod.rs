@@ -159,6 +159,7 @@ fn fcntl_arg(cmd: u64, v: u64) -> Option<String> {
         | libc::F_GETPIPE_SZ
         | libc::F_GET_SEALS => return None,
         libc::F_SETFD => flags(v, FD_FLAGS),
+        libc::F_ADD_SEALS => int_flags(v, SEALS),
         libc::F_SETFL => modal(v, 3, ACCMODES, OPEN_FLAGS),
         libc::F_GETLK | libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_GETLK | libc::F_OFD_SETLK
         | libc::F_OFD_SETLKW => ptr(v),
@@ -503,6 +504,10 @@ mod tests {
         assert_eq!(
             fcntl_arg(libc::F_SETFD as u64, 1).as_deref(),
             Some("FD_CLOEXEC")
+        );
+        assert_eq!(
+            fcntl_arg(libc::F_ADD_SEALS as u64, 0xa).as_deref(),
+            Some("F_SEAL_SHRINK|F_SEAL_WRITE")
         );
     }
 

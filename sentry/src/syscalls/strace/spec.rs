@@ -260,6 +260,9 @@ pub(super) fn spec(nr: u64) -> Option<(&'static [A], Ret)> {
         libc::SYS_rseq => (&[Ptr, Hex, Int, Hex], Dec),
         libc::SYS_execve => (&[In(Path), Ptr, Ptr], Dec),
         libc::SYS_fadvise64 => (&[Fd, Long, Long, Int], Dec),
+        libc::SYS_memfd_create => (&[In(Path), Flags(MFD_FLAGS)], Dec),
+        libc::SYS_mknod => (&[In(Path), Oct, Hex], Dec),
+        libc::SYS_mknodat => (&[DirFd, In(Path), Oct, Hex], Dec),
         _ => return Option::None,
     })
 }

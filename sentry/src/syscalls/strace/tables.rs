@@ -197,6 +197,21 @@ pub(super) const EFD_FLAGS: Table = &[
     (0o4000, "EFD_NONBLOCK"),
     (0o2000000, "EFD_CLOEXEC"),
 ];
+pub(super) const MFD_FLAGS: Table = &[
+    (1, "MFD_CLOEXEC"),
+    (2, "MFD_ALLOW_SEALING"),
+    (4, "MFD_HUGETLB"),
+    (8, "MFD_NOEXEC_SEAL"),
+    (0x10, "MFD_EXEC"),
+];
+pub(super) const SEALS: Table = &[
+    (1, "F_SEAL_SEAL"),
+    (2, "F_SEAL_SHRINK"),
+    (4, "F_SEAL_GROW"),
+    (8, "F_SEAL_WRITE"),
+    (0x10, "F_SEAL_FUTURE_WRITE"),
+    (0x20, "F_SEAL_EXEC"),
+];
 pub(super) const EPOLL_CREATE_FLAGS: Table = &[(0o2000000, "EPOLL_CLOEXEC")];
 pub(super) const EPOLL_CTL_OPS: Table = &[
     (1, "EPOLL_CTL_ADD"),
