@@ -1,9 +1,11 @@
-/* close_range (closing, CLOSE_RANGE_CLOEXEC, CLOSE_RANGE_UNSHARE, errors)
- * and the sync family (sync, syncfs, sync_file_range). */
+/* close_range (closing, CLOSE_RANGE_CLOEXEC, CLOSE_RANGE_UNSHARE, errors),
+ * the sync family (sync, syncfs, sync_file_range) and fallocate. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -52,5 +54,28 @@ int main(void)
 	report("sync_file_range on a file", syscall(SYS_sync_file_range, f, 0, 0, 1));
 	report("sync_file_range bad flags", syscall(SYS_sync_file_range, f, 0, 0, 8));
 	report("sync_file_range negative offset", syscall(SYS_sync_file_range, f, -1L, 0L, 0));
+
+	char path[] = "/tmp/fallocate-XXXXXX";
+	int fd = mkstemp(path);
+	struct stat st;
+	report("fallocate 0..8192", syscall(SYS_fallocate, fd, 0, 0L, 8192L));
+	fstat(fd, &st);
+	printf("size: %ld\n", (long)st.st_size);
+	report("fallocate KEEP_SIZE past the end", syscall(SYS_fallocate, fd, 1, 8192L, 8192L));
+	fstat(fd, &st);
+	printf("size: %ld\n", (long)st.st_size);
+	report("fallocate inside", syscall(SYS_fallocate, fd, 0, 100L, 100L));
+	fstat(fd, &st);
+	printf("size: %ld\n", (long)st.st_size);
+	report("PUNCH_HOLE without KEEP_SIZE", syscall(SYS_fallocate, fd, 2, 0L, 10L));
+	report("negative offset", syscall(SYS_fallocate, fd, 0, -1L, 10L));
+	report("zero length", syscall(SYS_fallocate, fd, 0, 0L, 0L));
+	report("unknown mode bit", syscall(SYS_fallocate, fd, 0x100, 0L, 10L));
+	int ro = open(path, O_RDONLY);
+	report("read-only descriptor", syscall(SYS_fallocate, ro, 0, 0L, 10L));
+	report("pipe", syscall(SYS_fallocate, p[1], 0, 0L, 10L));
+	int null = open("/dev/null", O_WRONLY);
+	report("/dev/null", syscall(SYS_fallocate, null, 0, 0L, 10L));
+	unlink(path);
 	return 0;
 }

@@ -58,6 +58,13 @@ pub trait File: Send + Sync {
         Err(Errno::EINVAL)
     }
 
+    /// `fallocate(mode 0 or FALLOC_FL_KEEP_SIZE)` up to byte `end`: the
+    /// file is at least `end` long afterwards unless `keep_size`. Files
+    /// whose file system cannot allocate give EOPNOTSUPP.
+    fn allocate(&self, _end: u64, _keep_size: bool) -> Result<(), Errno> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
     /// `lseek(offset, whence)`; returns the new offset.
     fn seek(&self, _offset: i64, _whence: i32) -> Result<u64, Errno> {
         Err(Errno::ESPIPE)

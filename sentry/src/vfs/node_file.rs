@@ -258,6 +258,21 @@ impl File for NodeFile {
         truncate_mem(&self.node, len)
     }
 
+    /// A memory file has every byte it holds: allocating only grows it.
+    fn allocate(&self, end: u64, keep_size: bool) -> Result<(), Errno> {
+        self.writable()?;
+        if !matches!(self.node.body, Body::Reg(_)) {
+            return Err(Errno::ENODEV);
+        }
+        if end > crate::vfs::inode::MAX_MEM_FILE {
+            return Err(Errno::EFBIG);
+        }
+        if keep_size || end <= self.node.stat().size as u64 {
+            return Ok(());
+        }
+        truncate_mem(&self.node, end)
+    }
+
     fn seek(&self, offset: i64, whence: i32) -> Result<u64, Errno> {
         if self.flags() & libc::O_PATH as u32 != 0 {
             return Err(Errno::EBADF);

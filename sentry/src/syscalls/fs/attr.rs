@@ -234,6 +234,45 @@ pub(super) fn sys_sync_file_range(task: &mut Task, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
+/// fallocate(fd, mode, offset, len): mode 0 and FALLOC_FL_KEEP_SIZE, with
+/// Linux's checks in its order; other modes (punching holes, zeroing,
+/// collapsing or inserting ranges) are EOPNOTSUPP, as on a file system
+/// without them.
+pub(super) fn sys_fallocate(task: &mut Task, a: [u64; 6]) -> SysResult {
+    const FALLOC_FL_KEEP_SIZE: u64 = 1;
+    const FALLOC_FL_PUNCH_HOLE: u64 = 2;
+    const KNOWN_MODES: u64 = 0x7f;
+    let [fd, mode, offset, len, ..] = a;
+    let (offset, len) = (offset as i64, len as i64);
+    if offset < 0 || len <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if mode & !KNOWN_MODES != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if mode & FALLOC_FL_PUNCH_HOLE != 0 && mode & FALLOC_FL_KEEP_SIZE == 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let file = task.fds.get(fd_arg(fd))?;
+    let flags = file.status_flags()?;
+    let access = flags & libc::O_ACCMODE as u32;
+    if flags & O_PATH != 0 || access == libc::O_RDONLY as u32 {
+        return Err(Errno::EBADF);
+    }
+    match file.stat()?.file_type() {
+        libc::S_IFIFO => return Err(Errno::ESPIPE),
+        libc::S_IFDIR => return Err(Errno::EISDIR),
+        libc::S_IFREG => {}
+        _ => return Err(Errno::ENODEV),
+    }
+    let end = offset.checked_add(len).ok_or(Errno::EFBIG)? as u64;
+    if mode & !FALLOC_FL_KEEP_SIZE != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    file.allocate(end, mode & FALLOC_FL_KEEP_SIZE != 0)?;
+    Ok(0)
+}
+
 /// fadvise64(fd, offset, len, advice): advice is only advice.
 pub(super) fn sys_fadvise64(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;

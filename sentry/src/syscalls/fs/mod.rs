@@ -32,6 +32,7 @@ use crate::vfs::path::PATH_MAX;
 pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_close_range, fd::sys_close_range),
     (libc::SYS_sync, attr::sys_sync),
+    (libc::SYS_fallocate, attr::sys_fallocate),
     (libc::SYS_syncfs, attr::sys_syncfs),
     (libc::SYS_sync_file_range, attr::sys_sync_file_range),
     (libc::SYS_setxattr, xattr::sys_setxattr),

@@ -240,6 +240,7 @@ pub(super) fn spec(nr: u64) -> Option<(&'static [A], Ret)> {
         libc::SYS_sched_rr_get_interval => (&[Int, Ptr], Dec),
         libc::SYS_close_range => (&[Uint, Uint, Hex], Dec),
         libc::SYS_syncfs => (&[Fd], Dec),
+        libc::SYS_fallocate => (&[Fd, Hex, Long, Long], Dec),
         libc::SYS_sync_file_range => (&[Fd, Long, Long, Hex], Dec),
         libc::SYS_timer_create => (&[Enum(CLOCKS), Ptr, Ptr], Dec),
         libc::SYS_timer_settime => (&[Int, Flags(TIMER_FLAGS), Ptr, Ptr], Dec),
