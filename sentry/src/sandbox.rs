@@ -203,11 +203,11 @@ fn find_program(
 
 fn host_credentials() -> Credentials {
     use rustix::process::{getegid, geteuid, getgid, getuid};
+    let (euid, egid) = (geteuid().as_raw(), getegid().as_raw());
     Credentials {
         uid: getuid().as_raw(),
-        euid: geteuid().as_raw(),
         gid: getgid().as_raw(),
-        egid: getegid().as_raw(),
+        ..Credentials::new(euid, egid)
     }
 }
 

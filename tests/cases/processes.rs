@@ -213,3 +213,33 @@ fn scheduling_attributes_match_native() {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }
 }
+
+/// User and group ids change as Linux's rules allow (saved ids, setfsuid,
+/// what /proc shows, who owns a new file). Run as root, every change in
+/// the program is allowed and checked line by line; otherwise the same
+/// refusals must match native.
+#[test]
+fn credential_changes_match_native() {
+    let native = assert_same_as_native(&Run::new(guest("creds")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    assert!(out.contains("parent unchanged: ok"), "{native}");
+    if !rustix::process::geteuid().is_root() {
+        return;
+    }
+    for line in [
+        "setresuid(1000, 2000, 0): ok; uids 1000 2000 0, gids 0 0 0",
+        "status Uid:\t1000\t2000\t0\t2000",
+        "setuid(0) back to the saved id: ok; uids 1000 0 0",
+        "setuid(0) after giving all up: EPERM; uids 1000 1000 1000",
+        "setreuid(1000, 0): ok; uids 1000 0 0",
+        "setreuid(-1, 1000) to the real id: ok; uids 1000 1000 0",
+        "setreuid(-1, 0) now: EPERM; uids 7 7 7",
+        "setfsuid(-1) returns the current: 1234",
+        "file made after setfsuid: owner 1234 group 4321",
+        "setregid(-1, 100): ok; uids 0 0 0, gids 300 100 100",
+        "setgid(-1): EINVAL",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

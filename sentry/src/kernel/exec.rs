@@ -230,6 +230,10 @@ pub fn execve(
     if let Some(timers) = task.group.existing_posix_timers() {
         timers.clear();
     }
+    // The saved and file-system ids take the effective ones (no set-id
+    // program runs in the sandbox with other ids).
+    let c = &mut task.creds;
+    (c.suid, c.fsuid, c.sgid, c.fsgid) = (c.euid, c.euid, c.egid, c.egid);
     task.signals.altstack = Default::default();
     task.signals.altstack.flags = super::signal::SS_DISABLE;
     task.rseq = None;

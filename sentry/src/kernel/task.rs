@@ -44,12 +44,36 @@ impl ExitStatus {
     }
 }
 
+/// A task's user and group ids: real, effective, saved and file-system
+/// (Linux's `struct cred`, without capabilities: an effective uid of 0
+/// stands for CAP_SETUID, CAP_SETGID and the others).
 #[derive(Clone, Copy, Debug)]
 pub struct Credentials {
     pub uid: u32,
     pub euid: u32,
     pub gid: u32,
     pub egid: u32,
+    pub suid: u32,
+    pub sgid: u32,
+    pub fsuid: u32,
+    pub fsgid: u32,
+}
+
+impl Credentials {
+    /// Every id of a kind the same: a process as `exec` of a program
+    /// without set-id bits leaves it, or as the sandbox starts.
+    pub fn new(uid: u32, gid: u32) -> Self {
+        Credentials {
+            uid,
+            euid: uid,
+            gid,
+            egid: gid,
+            suid: uid,
+            sgid: gid,
+            fsuid: uid,
+            fsgid: gid,
+        }
+    }
 }
 
 /// Soft/hard pair of one resource limit, as `prlimit64` reports it.

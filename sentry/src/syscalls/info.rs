@@ -99,22 +99,22 @@ fn sys_getegid(task: &mut Task, _: [u64; 6]) -> SysResult {
     Ok(task.creds.egid.into())
 }
 
-/// Write real, effective and saved ids (the saved id is the effective one).
-fn put_res_ids(task: &mut Task, ptrs: &[u64], real: u32, effective: u32) -> SysResult {
-    for (&p, id) in ptrs.iter().zip([real, effective, effective]) {
+/// Write real, effective and saved ids.
+fn put_res_ids(task: &mut Task, ptrs: &[u64], ids: [u32; 3]) -> SysResult {
+    for (&p, id) in ptrs.iter().zip(ids) {
         task.mm.write_val(p, &id)?;
     }
     Ok(0)
 }
 
 fn sys_getresuid(task: &mut Task, a: [u64; 6]) -> SysResult {
-    let (r, e) = (task.creds.uid, task.creds.euid);
-    put_res_ids(task, &a[..3], r, e)
+    let c = task.creds;
+    put_res_ids(task, &a[..3], [c.uid, c.euid, c.suid])
 }
 
 fn sys_getresgid(task: &mut Task, a: [u64; 6]) -> SysResult {
-    let (r, e) = (task.creds.gid, task.creds.egid);
-    put_res_ids(task, &a[..3], r, e)
+    let c = task.creds;
+    put_res_ids(task, &a[..3], [c.gid, c.egid, c.sgid])
 }
 
 fn sys_getgroups(task: &mut Task, a: [u64; 6]) -> SysResult {

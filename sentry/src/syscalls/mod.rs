@@ -2,6 +2,7 @@
 //! implements. Each family lives in its own file and exports a `TABLE` of
 //! (number, handler) pairs; anything absent returns ENOSYS, logged once.
 
+mod creds;
 mod epoll;
 mod eventfd;
 mod fs;
@@ -48,6 +49,7 @@ fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
     TABLE.get_or_init(|| {
         let mut t = [None; MAX_SYSCALL];
         for group in [
+            creds::TABLE,
             epoll::TABLE,
             eventfd::TABLE,
             fs::TABLE,

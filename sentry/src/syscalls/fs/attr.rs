@@ -41,7 +41,7 @@ fn inode_fd(task: &Task, fd: i32) -> Result<Arc<Inode>, Errno> {
 
 /// Only the owner (or root) changes a file's mode or times.
 fn owner_only(task: &Task, node: &Inode) -> Result<(), Errno> {
-    let euid = task.creds.euid;
+    let euid = task.creds.fsuid;
     if euid == 0 || euid == node.meta().uid {
         Ok(())
     } else {

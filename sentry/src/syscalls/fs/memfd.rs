@@ -16,7 +16,7 @@ pub(super) fn sys_memfd_create(task: &mut Task, a: [u64; 6]) -> SysResult {
     };
     let limit = nofile_limit(task);
     let vfs = task.fs.vfs().clone();
-    let file = memfd::create(vfs, &name, flags, task.creds.euid, task.creds.egid)?;
+    let file = memfd::create(vfs, &name, flags, task.creds.fsuid, task.creds.fsgid)?;
     let fd = task.fds.install(file, flags & MFD_CLOEXEC != 0, 0, limit)?;
     Ok(fd as u64)
 }

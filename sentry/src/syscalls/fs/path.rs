@@ -78,11 +78,12 @@ pub(super) fn sys_creat(task: &mut Task, a: [u64; 6]) -> SysResult {
     open_at(task, libc::AT_FDCWD, a[0], flags, a[1] as u32)
 }
 
-/// Who creates files for `task`: its effective ids and umask.
+/// Who creates files for `task`: its file-system ids (the effective ones
+/// unless setfsuid/setfsgid changed them) and umask.
 pub(super) fn creator(task: &Task) -> Creator {
     Creator {
-        uid: task.creds.euid,
-        gid: task.creds.egid,
+        uid: task.creds.fsuid,
+        gid: task.creds.fsgid,
         umask: task.fs.umask(),
     }
 }
@@ -199,7 +200,7 @@ fn access_at(task: &mut Task, dirfd: i32, path_addr: u64, mode: u64, flags: i32)
         Target::Path(p) => {
             let c = &task.creds;
             let (uid, gid) = if eaccess {
-                (c.euid, c.egid)
+                (c.fsuid, c.fsgid)
             } else {
                 (c.uid, c.gid)
             };
@@ -253,7 +254,7 @@ pub(super) fn sys_getcwd(task: &mut Task, a: [u64; 6]) -> SysResult {
 pub(super) fn sys_chdir(task: &mut Task, a: [u64; 6]) -> SysResult {
     let path = read_path(task, a[0], false)?;
     let path = task.fs.absolute(&path);
-    let (uid, gid) = (task.creds.euid, task.creds.egid);
+    let (uid, gid) = (task.creds.fsuid, task.creds.fsgid);
     let cwd = task.fs.vfs().canonical_dir(&path, uid, gid, &*task)?;
     task.fs.set_cwd(cwd);
     Ok(0)
@@ -262,7 +263,7 @@ pub(super) fn sys_chdir(task: &mut Task, a: [u64; 6]) -> SysResult {
 pub(super) fn sys_fchdir(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = task.fds.get(fd_arg(a[0]))?;
     let path = file.dir_path().ok_or(Errno::ENOTDIR)?;
-    let (uid, gid) = (task.creds.euid, task.creds.egid);
+    let (uid, gid) = (task.creds.fsuid, task.creds.fsgid);
     let cwd = task.fs.vfs().canonical_dir(path, uid, gid, &*task)?;
     task.fs.set_cwd(cwd);
     Ok(0)

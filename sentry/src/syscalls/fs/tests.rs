@@ -45,12 +45,7 @@ impl AddressSpace for Unmapped {
 fn task_in(root: &Path, cwd: &str) -> Task {
     let mf = Arc::new(MemoryFile::new(64 << 20).unwrap());
     let layout = Layout::for_max_address(0x7fff_ffff_f000);
-    let creds = Credentials {
-        uid: 0,
-        euid: 0,
-        gid: 0,
-        egid: 0,
-    };
+    let creds = Credentials::new(0, 0);
     let rlimits = [RLimit {
         cur: 1024,
         max: 1024,

@@ -59,8 +59,8 @@ fn holder_of(task: &mut Task, whose: Whose, arg: u64) -> Result<Holder, Errno> {
 
 fn caller(task: &Task) -> Caller {
     Caller {
-        euid: task.creds.euid,
-        egid: task.creds.egid,
+        euid: task.creds.fsuid,
+        egid: task.creds.fsgid,
     }
 }
 
