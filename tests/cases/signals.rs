@@ -99,6 +99,29 @@ fn posix_timers_match_native() {
     }
 }
 
+/// timerfd: blocking and non-blocking reads, periodic expirations, poll
+/// and epoll readiness, absolute times and Linux's errors.
+#[test]
+fn timerfds_match_native() {
+    let native = assert_same_as_native(&Run::new(guest("timerfd")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "expirations 1, waited >= 25 ms: yes",
+        "periodic 5 ms over 60 ms: at least 5 expirations: yes",
+        "interval 5 ms: yes, next within 5 ms: yes",
+        "nonblocking read of a disarmed timer: EAGAIN",
+        "poll sees it: 1",
+        "epoll sees it: 1",
+        "short read: EINVAL",
+        "CPU-time clock: EINVAL",
+        "not a timerfd: EINVAL",
+        "bad pointer: EFAULT",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}
+
 #[test]
 fn spinning_guest_is_interrupted_for_a_signal() {
     let native = assert_same_as_native(&Run::new(guest("spin_alarm")));

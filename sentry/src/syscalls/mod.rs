@@ -19,6 +19,7 @@ mod signal;
 mod sigwait;
 pub mod strace;
 mod time;
+mod timerfd;
 mod wait;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -64,6 +65,7 @@ fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
             signal::TABLE,
             sigwait::TABLE,
             time::TABLE,
+            timerfd::TABLE,
             wait::TABLE,
         ] {
             for &(nr, h) in group {

@@ -45,6 +45,7 @@ pub mod procfs;
 pub mod seals;
 pub mod stat;
 pub mod statfs;
+pub mod timerfd;
 pub mod tree;
 pub mod xattr;
 
