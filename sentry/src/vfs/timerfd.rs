@@ -64,16 +64,16 @@ impl TimerFd {
 fn timespec(sec: i64, nsec: i64) -> Timespec {
     Timespec {
         tv_sec: sec,
-        tv_nsec: nsec as _,
+        tv_nsec: nsec,
     }
 }
 
 fn setting(s: &Itimerspec) -> Setting {
     [
         s.it_interval.tv_sec,
-        s.it_interval.tv_nsec as i64,
+        s.it_interval.tv_nsec,
         s.it_value.tv_sec,
-        s.it_value.tv_nsec as i64,
+        s.it_value.tv_nsec,
     ]
 }
 
