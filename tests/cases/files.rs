@@ -140,3 +140,25 @@ fn close_range_sync_and_fallocate_match_native() {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }
 }
+
+/// preadv2/pwritev2 (offset -1, flags), utime/utimes/futimesat and
+/// rt_tgsigqueueinfo, compared with native.
+#[test]
+fn vectored_io_v2_old_time_calls_and_thread_sigqueue_match_native() {
+    let native = assert_same_as_native(&Run::new(guest("misc_calls")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "read: hello world",
+        "preadv2 unknown flag: EOPNOTSUPP",
+        "read: world, offset now 11",
+        "atime 1000000 mtime 2000000",
+        "atime 3000000.500000000 mtime 4000000.250000000",
+        "utimes usec 1e6: EINVAL",
+        "handler saw value 77, SI_QUEUE: yes, in me: yes",
+        "posing as kill to another process: EPERM",
+        "bad info pointer: EFAULT",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

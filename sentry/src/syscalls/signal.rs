@@ -22,6 +22,7 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_tkill, sys_tkill),
     (libc::SYS_tgkill, sys_tgkill),
     (libc::SYS_rt_sigqueueinfo, sys_rt_sigqueueinfo),
+    (libc::SYS_rt_tgsigqueueinfo, sys_rt_tgsigqueueinfo),
     (libc::SYS_rt_sigreturn, sys_rt_sigreturn),
     (libc::SYS_pause, sys_pause),
     (libc::SYS_rt_sigsuspend, sys_rt_sigsuspend),
@@ -210,6 +211,36 @@ fn sys_rt_sigqueueinfo(task: &mut Task, a: [u64; 6]) -> SysResult {
     }
     if sig != 0 {
         task.procs.send_to_process(pid, info);
+    }
+    Ok(0)
+}
+
+/// rt_tgsigqueueinfo(tgid, tid, sig, info): rt_sigqueueinfo aimed at one
+/// thread, with the same rule for posing as the kernel or as tgkill.
+fn sys_rt_tgsigqueueinfo(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let (tgid, tid) = (a[0] as i32, a[1] as i32);
+    let sig = signal_arg(a[2])?;
+    let mut info: SigInfo = task.mm.read_val(a[3])?;
+    crate::kernel::posix_timers::forget_origin(&mut info);
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    info.signo = sig;
+    if tgid != task.tgid && (info.code >= 0 || info.code == SI_TKILL) {
+        return Err(Errno::EPERM);
+    }
+    if tid == task.tid && tgid == task.tgid {
+        if sig != 0 {
+            send(task, info);
+        }
+        return Ok(0);
+    }
+    let inbox = task
+        .procs
+        .thread_inbox(Some(tgid), tid)
+        .ok_or(Errno::ESRCH)?;
+    if sig != 0 {
+        inbox.post(info);
     }
     Ok(0)
 }

@@ -134,6 +134,19 @@ pub(super) fn sys_utimensat(task: &mut Task, a: [u64; 6]) -> SysResult {
     if flags & !(libc::AT_SYMLINK_NOFOLLOW | libc::AT_EMPTY_PATH) != 0 {
         return Err(Errno::EINVAL);
     }
+    change_times(task, dirfd, path, flags, atime, mtime)
+}
+
+/// Set the times of what `dirfd` and `path` name (`dirfd` itself for a
+/// NULL path); explicit times are the owner's to set.
+fn change_times(
+    task: &mut Task,
+    dirfd: i32,
+    path: u64,
+    flags: i32,
+    atime: SetTime,
+    mtime: SetTime,
+) -> SysResult {
     let node = if path == 0 && dirfd != AT_FDCWD {
         inode_fd(task, dirfd)?
     } else {
@@ -145,6 +158,56 @@ pub(super) fn sys_utimensat(task: &mut Task, a: [u64; 6]) -> SysResult {
     }
     task.fs.vfs().set_times(&node, atime, mtime);
     Ok(0)
+}
+
+/// utime(path, times): `struct utimbuf` holds whole seconds; NULL: now.
+pub(super) fn sys_utime(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let [path, times, ..] = a;
+    let (atime, mtime) = if times == 0 {
+        (SetTime::Now, SetTime::Now)
+    } else {
+        let t: [i64; 2] = task.mm.read_val(times)?;
+        let at = |sec| SetTime::To(Time { sec, nsec: 0 });
+        (at(t[0]), at(t[1]))
+    };
+    if path == 0 {
+        return Err(Errno::EFAULT);
+    }
+    change_times(task, AT_FDCWD, path, 0, atime, mtime)
+}
+
+/// The two `struct timeval`s of utimes/futimesat (NULL: now).
+fn timevals(task: &Task, addr: u64) -> Result<(SetTime, SetTime), Errno> {
+    if addr == 0 {
+        return Ok((SetTime::Now, SetTime::Now));
+    }
+    let t: [i64; 4] = task.mm.read_val(addr)?;
+    let conv = |sec: i64, usec: i64| {
+        if (0..1_000_000).contains(&usec) {
+            Ok(SetTime::To(Time {
+                sec,
+                nsec: usec * 1000,
+            }))
+        } else {
+            Err(Errno::EINVAL)
+        }
+    };
+    Ok((conv(t[0], t[1])?, conv(t[2], t[3])?))
+}
+
+/// utimes(path, times).
+pub(super) fn sys_utimes(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let (atime, mtime) = timevals(task, a[1])?;
+    if a[0] == 0 {
+        return Err(Errno::EFAULT);
+    }
+    change_times(task, AT_FDCWD, a[0], 0, atime, mtime)
+}
+
+/// futimesat(dirfd, path, times): a NULL path is `dirfd` itself.
+pub(super) fn sys_futimesat(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let (atime, mtime) = timevals(task, a[2])?;
+    change_times(task, fd_arg(a[0]), a[1], 0, atime, mtime)
 }
 
 /// truncate(path, length).

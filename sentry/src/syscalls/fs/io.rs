@@ -239,6 +239,41 @@ pub(super) fn sys_pwritev(task: &mut Task, a: [u64; 6]) -> SysResult {
     write_from_guest(task, &iov, |_, buf| file.pwrite(buf, offset))
 }
 
+/// The RWF_* flags of preadv2/pwritev2 the sandbox takes: RWF_HIPRI,
+/// RWF_DSYNC and RWF_SYNC, which change nothing for memory files. Others
+/// (RWF_NOWAIT, RWF_APPEND, ...) are EOPNOTSUPP, as for a file that does
+/// not support them; unknown bits too, as on Linux.
+fn check_rwf(flags: u64) -> Result<(), Errno> {
+    const RWF_HIPRI: u64 = 1;
+    const RWF_DSYNC: u64 = 2;
+    const RWF_SYNC: u64 = 4;
+    if flags & !(RWF_HIPRI | RWF_DSYNC | RWF_SYNC) != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    Ok(())
+}
+
+/// preadv2(fd, iov, iovcnt, pos_l, pos_h, flags): offset -1 reads at the
+/// file offset, as readv.
+pub(super) fn sys_preadv2(task: &mut Task, a: [u64; 6]) -> SysResult {
+    check_rwf(a[5])?;
+    match a[3] as i64 {
+        -1 => sys_readv(task, a),
+        o if o < 0 => Err(Errno::EINVAL),
+        _ => sys_preadv(task, a),
+    }
+}
+
+/// pwritev2: offset -1 writes at the file offset, as writev.
+pub(super) fn sys_pwritev2(task: &mut Task, a: [u64; 6]) -> SysResult {
+    check_rwf(a[5])?;
+    match a[3] as i64 {
+        -1 => sys_writev(task, a),
+        o if o < 0 => Err(Errno::EINVAL),
+        _ => sys_pwritev(task, a),
+    }
+}
+
 /// getdents64(fd, dirent, count): the host's `linux_dirent64` records are
 /// the guest's, so they pass through; the host says EINVAL if `count` is
 /// too small for the next entry.

@@ -32,6 +32,9 @@ use crate::vfs::path::PATH_MAX;
 pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_close_range, fd::sys_close_range),
     (libc::SYS_sync, attr::sys_sync),
+    (libc::SYS_utime, attr::sys_utime),
+    (libc::SYS_utimes, attr::sys_utimes),
+    (libc::SYS_futimesat, attr::sys_futimesat),
     (libc::SYS_fallocate, attr::sys_fallocate),
     (libc::SYS_syncfs, attr::sys_syncfs),
     (libc::SYS_sync_file_range, attr::sys_sync_file_range),
@@ -61,6 +64,8 @@ pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_pwrite64, io::sys_pwrite64),
     (libc::SYS_preadv, io::sys_preadv),
     (libc::SYS_pwritev, io::sys_pwritev),
+    (libc::SYS_preadv2, io::sys_preadv2),
+    (libc::SYS_pwritev2, io::sys_pwritev2),
     (libc::SYS_getdents64, io::sys_getdents64),
     (libc::SYS_sendfile, io::sys_sendfile),
     (libc::SYS_open, path::sys_open),
