@@ -13,6 +13,9 @@ mod process;
 mod session;
 mod signal;
 mod sigwait;
+mod socket;
+mod socket_io;
+mod sockopt;
 pub mod strace;
 mod time;
 mod wait;
@@ -55,6 +58,9 @@ fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
             session::TABLE,
             signal::TABLE,
             sigwait::TABLE,
+            socket::TABLE,
+            socket_io::TABLE,
+            sockopt::TABLE,
             time::TABLE,
             wait::TABLE,
         ] {

@@ -172,6 +172,7 @@ impl Vfs {
                 return Ok(Arc::new(self.host.open(host_path, flags)?));
             }
             Body::Opened(file) => return file.reopen(flags),
+            Body::Socket if flags & libc::O_PATH == 0 => return Err(Errno::ENXIO),
             Body::Device(crate::vfs::inode::Device::Tty) => {
                 // Linux's /dev/tty is the caller's controlling terminal.
                 if !procs.may_open_tty() {

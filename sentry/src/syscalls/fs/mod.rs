@@ -19,6 +19,7 @@ mod tty;
 
 use vmm::Access;
 
+pub(super) use path::{at_path, creator};
 pub(super) use poll::with_sigmask;
 
 use super::Handler;

@@ -1,0 +1,413 @@
+//! An AF_UNIX socket as a guest file: unconnected, listening (a backlog
+//! in the sentry) or connected (one end of a host socketpair). It becomes
+//! listening or connected once and stays so, which is why the state is a
+//! `OnceLock`: readers borrow the host descriptor without a lock.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use rustix::net::{AddressFamily, RecvFlags, SendFlags, Shutdown, SocketFlags, SocketType};
+
+use super::addr::UnixAddr;
+use super::listener::Listener;
+use super::names;
+use crate::errno::Errno;
+use crate::vfs::file::File;
+use crate::vfs::stat::GuestStat;
+
+/// `struct ucred`: who is at the other end, in sandbox terms (the guest
+/// pid the sentry gave the process, not a host pid).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C)]
+pub struct PeerCred {
+    pub pid: i32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Default for PeerCred {
+    /// What Linux reports without a peer: pid 0, uid and gid -1.
+    fn default() -> Self {
+        PeerCred {
+            pid: 0,
+            uid: u32::MAX,
+            gid: u32::MAX,
+        }
+    }
+}
+
+pub enum Endpoint {
+    Connected(OwnedFd),
+    Listening(Listener),
+}
+
+pub struct UnixSocket {
+    /// SOCK_STREAM, SOCK_DGRAM or SOCK_SEQPACKET.
+    kind: i32,
+    /// Its number in sockfs: `socket:[ino]`, `st_ino`.
+    ino: u64,
+    /// The guest's O_NONBLOCK; the host descriptor never blocks.
+    nonblock: AtomicBool,
+    endpoint: OnceLock<Endpoint>,
+    info: Mutex<Info>,
+}
+
+#[derive(Default)]
+struct Info {
+    name: Option<UnixAddr>,
+    /// The inode of a path name, which keys `names`.
+    name_ino: Option<u64>,
+    peer_name: Option<UnixAddr>,
+    peer_cred: Option<PeerCred>,
+    /// SOL_SOCKET options the guest set that the sentry only remembers.
+    opts: std::collections::BTreeMap<i32, i32>,
+}
+
+/// `st_dev` of sockets (Linux's sockfs is an unnamed device too).
+const SOCKFS_DEV: u64 = 8;
+
+impl UnixSocket {
+    /// A new socket of `kind` from `socket(2)`.
+    pub fn unconnected(kind: i32, nonblock: bool) -> Self {
+        UnixSocket {
+            kind,
+            ino: crate::vfs::inode::next_ino(),
+            nonblock: AtomicBool::new(nonblock),
+            endpoint: OnceLock::new(),
+            info: Mutex::new(Info::default()),
+        }
+    }
+
+    fn connected(kind: i32, fd: OwnedFd, nonblock: bool, peer_cred: PeerCred) -> Self {
+        let s = UnixSocket::unconnected(kind, nonblock);
+        let _ = s.endpoint.set(Endpoint::Connected(fd));
+        s.info().peer_cred = Some(peer_cred);
+        s
+    }
+
+    /// A host socketpair of `kind`, non-blocking on the host.
+    fn host_pair(kind: i32) -> Result<(OwnedFd, OwnedFd), Errno> {
+        let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
+        let ty = SocketType::from_raw(kind as u32);
+        Ok(rustix::net::socketpair(
+            AddressFamily::UNIX,
+            ty,
+            flags,
+            None,
+        )?)
+    }
+
+    /// `socketpair(2)`: two connected sockets, each the other's peer,
+    /// both made by the process `cred` names.
+    pub fn pair(kind: i32, nonblock: bool, cred: PeerCred) -> Result<(Self, Self), Errno> {
+        let (a, b) = Self::host_pair(kind)?;
+        Ok((
+            UnixSocket::connected(kind, a, nonblock, cred),
+            UnixSocket::connected(kind, b, nonblock, cred),
+        ))
+    }
+
+    pub fn kind(&self) -> i32 {
+        self.kind
+    }
+
+    fn info(&self) -> MutexGuard<'_, Info> {
+        self.info.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The host end of a connected socket; ENOTCONN otherwise.
+    pub fn host_fd(&self) -> Result<BorrowedFd<'_>, Errno> {
+        match self.endpoint.get() {
+            Some(Endpoint::Connected(fd)) => Ok(fd.as_fd()),
+            _ => Err(Errno::ENOTCONN),
+        }
+    }
+
+    pub fn listener(&self) -> Option<&Listener> {
+        match self.endpoint.get() {
+            Some(Endpoint::Listening(l)) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn is_connected(&self) -> bool {
+        matches!(self.endpoint.get(), Some(Endpoint::Connected(_)))
+    }
+
+    pub fn nonblocking(&self) -> bool {
+        self.nonblock.load(Ordering::Relaxed)
+    }
+
+    pub fn name(&self) -> Option<UnixAddr> {
+        self.info().name.clone()
+    }
+
+    pub fn peer_name(&self) -> Option<UnixAddr> {
+        self.info().peer_name.clone()
+    }
+
+    /// SO_PEERCRED: the peer recorded at connect or socketpair time.
+    pub fn peer_cred(&self) -> PeerCred {
+        self.info().peer_cred.unwrap_or_default()
+    }
+
+    /// A remembered SOL_SOCKET option; 0 if never set.
+    pub fn opt(&self, opt: i32) -> i32 {
+        self.info().opts.get(&opt).copied().unwrap_or(0)
+    }
+
+    pub fn set_opt(&self, opt: i32, value: i32) {
+        self.info().opts.insert(opt, value);
+    }
+
+    /// Record the name bind gave; EINVAL if it already has one.
+    pub fn set_name(&self, name: UnixAddr, ino: Option<u64>) -> Result<(), Errno> {
+        let mut i = self.info();
+        if i.name.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        i.name = Some(name);
+        i.name_ino = ino;
+        Ok(())
+    }
+
+    /// `listen(2)`: EINVAL unless bound and unconnected, EOPNOTSUPP for
+    /// datagram sockets; again on a listener changes its backlog.
+    pub fn listen(&self, backlog: i32, cred: PeerCred) -> Result<(), Errno> {
+        if self.kind == libc::SOCK_DGRAM {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if self.info().name.is_none() {
+            return Err(Errno::EINVAL);
+        }
+        match self.endpoint.get() {
+            Some(Endpoint::Listening(l)) => {
+                l.set_backlog(backlog);
+                Ok(())
+            }
+            Some(Endpoint::Connected(_)) => Err(Errno::EINVAL),
+            None => {
+                let l = Listener::new(backlog, cred)?;
+                // Another thread's listen may have won; either is fine.
+                let _ = self.endpoint.set(Endpoint::Listening(l));
+                Ok(())
+            }
+        }
+    }
+
+    /// `connect(2)` to `target`, found by name: a new host socketpair whose
+    /// one end waits in the target's backlog. ECONNREFUSED when it does not
+    /// listen, EPROTOTYPE for another socket type, EAGAIN when its backlog
+    /// is full (the caller decides whether to wait).
+    pub fn connect_to(&self, target: &UnixSocket, cred: PeerCred) -> Result<(), Errno> {
+        match self.endpoint.get() {
+            Some(Endpoint::Connected(_)) => return Err(Errno::EISCONN),
+            Some(Endpoint::Listening(_)) => return Err(Errno::EINVAL),
+            None => {}
+        }
+        if target.kind != self.kind {
+            return Err(Errno::EPROTOTYPE);
+        }
+        let listener = target.listener().ok_or(Errno::ECONNREFUSED)?;
+        let (mine, theirs) = Self::host_pair(self.kind)?;
+        let server = UnixSocket::connected(self.kind, theirs, false, cred);
+        {
+            let mut s = server.info();
+            s.name = target.name();
+            s.peer_name = self.name();
+        }
+        listener.push(Arc::new(server))?;
+        if self.endpoint.set(Endpoint::Connected(mine)).is_err() {
+            return Err(Errno::EISCONN);
+        }
+        let mut i = self.info();
+        i.peer_name = target.name();
+        i.peer_cred = Some(listener.cred);
+        Ok(())
+    }
+
+    /// `shutdown(2)`, passed to the host socketpair: the peer sees it too.
+    /// Linux accepts it on an unconnected socket and does nothing.
+    pub fn shutdown(&self, how: i32) -> Result<(), Errno> {
+        let how = match how {
+            libc::SHUT_RD => Shutdown::Read,
+            libc::SHUT_WR => Shutdown::Write,
+            libc::SHUT_RDWR => Shutdown::Both,
+            _ => return Err(Errno::EINVAL),
+        };
+        match self.host_fd() {
+            Ok(fd) => Ok(rustix::net::shutdown(fd, how)?),
+            Err(_) => Ok(()),
+        }
+    }
+
+    /// The host end to receive from: reading an unconnected or listening
+    /// socket is EINVAL on Linux (sending is ENOTCONN).
+    fn recv_fd(&self) -> Result<BorrowedFd<'_>, Errno> {
+        self.host_fd().map_err(|_| Errno::EINVAL)
+    }
+
+    /// One non-blocking host send; SIGPIPE is the caller's to raise.
+    pub fn send(&self, buf: &[u8], flags: u32) -> Result<usize, Errno> {
+        let kept = SendFlags::from_bits_retain(flags & libc::MSG_EOR as u32);
+        let flags = kept | SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
+        Ok(rustix::net::send(self.host_fd()?, buf, flags)?)
+    }
+
+    /// One non-blocking host receive: the bytes (the whole message's length
+    /// with MSG_TRUNC, as Linux returns) and whether a datagram was cut.
+    pub fn recv(&self, buf: &mut [u8], flags: u32) -> Result<(usize, bool), Errno> {
+        let kept = (libc::MSG_PEEK | libc::MSG_TRUNC) as u32;
+        let flags = RecvFlags::from_bits_retain(flags & kept) | RecvFlags::DONTWAIT;
+        let mut iov = [std::io::IoSliceMut::new(buf)];
+        let mut control = rustix::net::RecvAncillaryBuffer::default();
+        let r = rustix::net::recvmsg(self.recv_fd()?, &mut iov, &mut control, flags)?;
+        Ok((r.bytes, r.flags.contains(rustix::net::ReturnFlags::TRUNC)))
+    }
+}
+
+impl Drop for UnixSocket {
+    fn drop(&mut self) {
+        let i = self.info();
+        let abs = match &i.name {
+            Some(UnixAddr::Abstract(n)) => Some(n.clone()),
+            _ => None,
+        };
+        let ino = i.name_ino;
+        drop(i);
+        names::release(abs.as_deref(), ino);
+    }
+}
+
+impl File for UnixSocket {
+    fn host_stream(&self) -> Option<BorrowedFd<'_>> {
+        match self.endpoint.get()? {
+            Endpoint::Connected(fd) => Some(fd.as_fd()),
+            Endpoint::Listening(l) => Some(l.ready_fd()),
+        }
+    }
+
+    fn host_never_blocks(&self) -> bool {
+        self.is_connected()
+    }
+
+    fn read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
+        Ok(rustix::io::read(self.recv_fd()?, buf)?)
+    }
+
+    fn write(&self, buf: &[u8]) -> Result<usize, Errno> {
+        if self.listener().is_some() {
+            return Err(Errno::ENOTCONN);
+        }
+        // Host SIGPIPE stays off; dispatch raises the guest's.
+        self.send(buf, 0)
+    }
+
+    fn stat(&self) -> Result<GuestStat, Errno> {
+        Ok(GuestStat {
+            dev: SOCKFS_DEV,
+            ino: self.ino,
+            nlink: 1,
+            mode: libc::S_IFSOCK | 0o777,
+            blksize: 4096,
+            ..Default::default()
+        })
+    }
+
+    fn ioctl_get(&self, cmd: u32) -> Result<(Vec<u8>, u64), Errno> {
+        if u64::from(cmd) != libc::FIONREAD {
+            return Err(Errno::ENOTTY);
+        }
+        let n = rustix::io::ioctl_fionread(self.host_fd()?)?;
+        let n = i32::try_from(n).unwrap_or(i32::MAX);
+        Ok((n.to_ne_bytes().to_vec(), 0))
+    }
+
+    fn status_flags(&self) -> Result<u32, Errno> {
+        let nb = if self.nonblocking() {
+            libc::O_NONBLOCK as u32
+        } else {
+            0
+        };
+        Ok(libc::O_RDWR as u32 | nb)
+    }
+
+    fn set_status_flags(&self, flags: u32) -> Result<(), Errno> {
+        let nb = flags & libc::O_NONBLOCK as u32 != 0;
+        self.nonblock.store(nb, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn link_name(&self) -> Vec<u8> {
+        format!("socket:[{}]", self.ino).into_bytes()
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cred(pid: i32) -> PeerCred {
+        PeerCred {
+            pid,
+            uid: 1,
+            gid: 2,
+        }
+    }
+
+    #[test]
+    fn a_pair_keeps_datagram_boundaries_and_says_when_one_was_cut() {
+        let (a, b) = UnixSocket::pair(libc::SOCK_DGRAM, false, cred(7)).unwrap();
+        assert_eq!(a.send(b"hello", 0), Ok(5));
+        assert_eq!(a.send(b"xy", 0), Ok(2));
+        let mut buf = [0u8; 3];
+        assert_eq!(b.recv(&mut buf, 0), Ok((3, true)));
+        assert_eq!(&buf, b"hel");
+        assert_eq!(b.recv(&mut buf, libc::MSG_PEEK as u32), Ok((2, false)));
+        assert_eq!(b.recv(&mut buf, 0), Ok((2, false)));
+        assert_eq!(b.recv(&mut buf, 0), Err(Errno::EAGAIN));
+        assert_eq!(b.peer_cred(), cred(7));
+    }
+
+    #[test]
+    fn shutdown_and_close_reach_the_peer() {
+        let (a, b) = UnixSocket::pair(libc::SOCK_STREAM, false, cred(1)).unwrap();
+        a.shutdown(libc::SHUT_WR).unwrap();
+        assert_eq!(b.recv(&mut [0u8; 4], 0), Ok((0, false)));
+        assert_eq!(a.send(b"x", 0), Err(Errno::EPIPE));
+        assert_eq!(a.shutdown(7), Err(Errno::EINVAL));
+        drop(b);
+        assert_eq!(a.recv(&mut [0u8; 4], 0), Ok((0, false)));
+    }
+
+    #[test]
+    fn connect_queues_on_the_listener_with_both_creds() {
+        let server = UnixSocket::unconnected(libc::SOCK_STREAM, false);
+        let client = UnixSocket::unconnected(libc::SOCK_STREAM, false);
+        assert_eq!(
+            client.connect_to(&server, cred(2)),
+            Err(Errno::ECONNREFUSED)
+        );
+        assert_eq!(server.listen(0, cred(1)), Err(Errno::EINVAL), "unbound");
+        server
+            .set_name(UnixAddr::Abstract(b"socket-test".to_vec()), None)
+            .unwrap();
+        server.listen(0, cred(1)).unwrap();
+        client.connect_to(&server, cred(2)).unwrap();
+        assert_eq!(client.connect_to(&server, cred(2)), Err(Errno::EISCONN));
+        let accepted = server.listener().unwrap().pop().unwrap();
+        assert_eq!(accepted.peer_cred(), cred(2));
+        assert_eq!(client.peer_cred(), cred(1));
+        assert_eq!(client.peer_name(), server.name());
+        assert_eq!(client.send(b"ping", 0), Ok(4));
+        let mut buf = [0u8; 8];
+        assert_eq!(accepted.recv(&mut buf, 0), Ok((4, false)));
+        let dgram = UnixSocket::unconnected(libc::SOCK_DGRAM, false);
+        assert_eq!(dgram.connect_to(&server, cred(3)), Err(Errno::EPROTOTYPE));
+    }
+}
