@@ -1,0 +1,90 @@
+//! AF_UNIX sockets: socketpairs, named (path and abstract) servers and
+//! clients across fork, and a real program that needs them (Python's
+//! asyncio, whose event loop wakes itself through a socketpair).
+
+use std::path::Path;
+
+use crate::harness::{assert_same_as_native, guest, Run};
+
+#[test]
+fn unix_sockets_behave_as_on_linux() {
+    let native = assert_same_as_native(&Run::new(guest("unix_sockets")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "socket(AF_UNIX, SOCK_RDM): ESOCKTNOSUPPORT",
+        "socketpair SO_PEERCRED: len 12 pid is me 1 uid 1",
+        "fstat: socket 1",
+        "fd link: socket:[",
+        "recvfrom: 8 'peekaboo' addrlen 0",
+        "dgram cut: 2 'th' MSG_TRUNC 1",
+        "seqpacket MSG_TRUNC returns the length: 7",
+        "nonblocking read: EAGAIN",
+        "big non-blocking write partial: 1",
+        "blocking read woken by child: 4 'wake'",
+        "MSG_WAITALL: 9 'abcdefghi'",
+        "send MSG_NOSIGNAL to closed peer: EPIPE, SIGPIPEs 0",
+        "send to closed peer: EPIPE, SIGPIPEs 1",
+        "write to closed peer: EPIPE, SIGPIPEs 2",
+        "peer reads EOF: 0",
+        "epoll_wait with data: 1 data 77 in 1",
+        "poll after peer closed: hup 1",
+        "connect to a missing path: ENOENT",
+        "bind again: EADDRINUSE",
+        "stat: socket 1",
+        "open the name: ENXIO",
+        "connect to bound, not listening: ECONNREFUSED",
+        "accept4: OK, peer addrlen 2, cloexec 1, nonblock 0",
+        "server: SO_PEERCRED pid is the child 1",
+        "child: SO_PEERCRED pid is the server 1",
+        "child: getpeername len matches 1 name matches 1",
+        "child: reply 10 'hello back'",
+        "listener poll with one pending: 1 in 1",
+        "connect after the listener closed: ECONNREFUSED",
+        "connect after unlink: ENOENT",
+        "connect to a regular file: ECONNREFUSED",
+        "abstract bind taken: EADDRINUSE",
+        "backlog 0, second connect: EAGAIN",
+        "accepted, reads the early data: 5",
+        "abstract name free again: OK",
+        "listen on a datagram socket: EOPNOTSUPP",
+        "done",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}
+
+/// asyncio's event loop (its self-pipe is a socketpair) running a child
+/// process and reading its output; skipped where the host has no python3.
+#[test]
+fn python_asyncio_runs_a_subprocess() {
+    let python = Path::new("/usr/bin/python3");
+    if !python.exists() {
+        eprintln!("skipped: no /usr/bin/python3 on this host");
+        return;
+    }
+    let script = [
+        "import asyncio, socket",
+        "async def main():",
+        "    p = await asyncio.create_subprocess_exec('/bin/echo', 'hello from child',",
+        "                                             stdout=asyncio.subprocess.PIPE)",
+        "    out, _ = await p.communicate()",
+        "    print('child said:', out.decode().strip(), 'status', p.returncode)",
+        "    a, b = socket.socketpair()",
+        "    a.sendall(b'ping')",
+        "    print('socketpair:', b.recv(4))",
+        "asyncio.run(main())",
+        "print('asyncio ok')",
+    ]
+    .join("\n");
+    let native = assert_same_as_native(&Run::new(python).args(["-c", script.as_str()]));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "child said: hello from child status 0",
+        "socketpair: b'ping'",
+        "asyncio ok",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}
