@@ -54,6 +54,28 @@ fn unix_sockets_behave_as_on_linux() {
     }
 }
 
+#[test]
+fn descriptors_pass_over_unix_sockets() {
+    let native = assert_same_as_native(&Run::new(guest("unix_rights")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "received 3 bytes 'fds', 2 descriptors, ctrunc 0",
+        "cloexec: 1 1",
+        "read from the passed pipe: 'through the pipe'",
+        "passed file reads from the sender's offset: 'contents'",
+        "room for one: 3 bytes, 1 descriptor, ctrunc 1, open fds grew by 1",
+        "no control buffer: 4 bytes, ctrunc 1, open fds grew by 0",
+        "read stops at the rights: 2 'ab' with 1",
+        "sending a closed descriptor: EBADF",
+        "datagram: 5 'dgram' with 2",
+        "all closed, none left behind: 1",
+        "done",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}
+
 /// asyncio's event loop (its self-pipe is a socketpair) running a child
 /// process and reading its output; skipped where the host has no python3.
 #[test]

@@ -13,7 +13,8 @@
 pub mod addr;
 pub mod listener;
 pub mod names;
+pub mod rights;
 pub mod socket;
 
 pub use addr::UnixAddr;
-pub use socket::{PeerCred, UnixSocket};
+pub use socket::{PeerCred, Received, UnixSocket};

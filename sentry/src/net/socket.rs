@@ -7,7 +7,12 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use rustix::net::{AddressFamily, RecvFlags, SendFlags, Shutdown, SocketFlags, SocketType};
+use std::mem::MaybeUninit;
+
+use rustix::net::{
+    AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags, Shutdown, SocketFlags, SocketType,
+};
 
 use super::addr::UnixAddr;
 use super::listener::Listener;
@@ -250,21 +255,64 @@ impl UnixSocket {
 
     /// One non-blocking host send; SIGPIPE is the caller's to raise.
     pub fn send(&self, buf: &[u8], flags: u32) -> Result<usize, Errno> {
-        let kept = SendFlags::from_bits_retain(flags & libc::MSG_EOR as u32);
-        let flags = kept | SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
-        Ok(rustix::net::send(self.host_fd()?, buf, flags)?)
+        self.send_with(buf, flags, None)
     }
 
-    /// One non-blocking host receive: the bytes (the whole message's length
-    /// with MSG_TRUNC, as Linux returns) and whether a datagram was cut.
-    pub fn recv(&self, buf: &mut [u8], flags: u32) -> Result<(usize, bool), Errno> {
+    /// A send whose bytes carry `token`, the host stand-in for passed
+    /// files (`net::rights`), as a host SCM_RIGHTS message.
+    pub fn send_with(
+        &self,
+        buf: &[u8],
+        flags: u32,
+        token: Option<BorrowedFd<'_>>,
+    ) -> Result<usize, Errno> {
+        let kept = SendFlags::from_bits_retain(flags & libc::MSG_EOR as u32);
+        let flags = kept | SendFlags::DONTWAIT | SendFlags::NOSIGNAL;
+        let fd = self.host_fd()?;
+        let Some(token) = token else {
+            return Ok(rustix::net::send(fd, buf, flags)?);
+        };
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = SendAncillaryBuffer::new(&mut space);
+        let tokens = [token];
+        control.push(SendAncillaryMessage::ScmRights(&tokens));
+        let iov = [std::io::IoSlice::new(buf)];
+        Ok(rustix::net::sendmsg(fd, &iov, &mut control, flags)?)
+    }
+
+    /// One non-blocking host receive: the bytes (the whole message's
+    /// length with MSG_TRUNC, as Linux returns), whether a datagram was
+    /// cut, and the rights tokens that came with the bytes.
+    pub fn recv(&self, buf: &mut [u8], flags: u32) -> Result<Received, Errno> {
         let kept = (libc::MSG_PEEK | libc::MSG_TRUNC) as u32;
         let flags = RecvFlags::from_bits_retain(flags & kept) | RecvFlags::DONTWAIT;
         let mut iov = [std::io::IoSliceMut::new(buf)];
-        let mut control = rustix::net::RecvAncillaryBuffer::default();
+        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(TOKENS))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
         let r = rustix::net::recvmsg(self.recv_fd()?, &mut iov, &mut control, flags)?;
-        Ok((r.bytes, r.flags.contains(rustix::net::ReturnFlags::TRUNC)))
+        let mut tokens = Vec::new();
+        for msg in control.drain() {
+            if let RecvAncillaryMessage::ScmRights(fds) = msg {
+                tokens.extend(fds);
+            }
+        }
+        Ok(Received {
+            len: r.bytes,
+            truncated: r.flags.contains(rustix::net::ReturnFlags::TRUNC),
+            tokens,
+        })
     }
+}
+
+/// Room for rights tokens in one host receive: a stream read stops at
+/// bytes that carry rights, so one is usual.
+const TOKENS: usize = 8;
+
+/// What one host receive brought.
+pub struct Received {
+    pub len: usize,
+    pub truncated: bool,
+    pub tokens: Vec<OwnedFd>,
 }
 
 impl Drop for UnixSocket {
@@ -352,6 +400,29 @@ impl File for UnixSocket {
 mod tests {
     use super::*;
 
+    fn got(s: &UnixSocket, buf: &mut [u8], flags: u32) -> Result<(usize, bool), Errno> {
+        s.recv(buf, flags).map(|r| (r.len, r.truncated))
+    }
+
+    #[test]
+    fn a_token_travels_with_its_bytes() {
+        let (a, b) = UnixSocket::pair(libc::SOCK_STREAM, false, cred(1)).unwrap();
+        let token = rustix::fs::memfd_create("t", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+        assert_eq!(a.send_with(b"ab", 0, Some(token.as_fd())), Ok(2));
+        assert_eq!(a.send(b"cd", 0), Ok(2));
+        let mut buf = [0u8; 8];
+        let r = b.recv(&mut buf, 0).unwrap();
+        assert_eq!(
+            (r.len, r.tokens.len()),
+            (2, 1),
+            "a read stops after the rights"
+        );
+        let ino = |fd: BorrowedFd<'_>| rustix::fs::fstat(fd).unwrap().st_ino;
+        assert_eq!(ino(r.tokens[0].as_fd()), ino(token.as_fd()));
+        let r = b.recv(&mut buf, 0).unwrap();
+        assert_eq!((r.len, r.tokens.len()), (2, 0));
+    }
+
     fn cred(pid: i32) -> PeerCred {
         PeerCred {
             pid,
@@ -366,11 +437,11 @@ mod tests {
         assert_eq!(a.send(b"hello", 0), Ok(5));
         assert_eq!(a.send(b"xy", 0), Ok(2));
         let mut buf = [0u8; 3];
-        assert_eq!(b.recv(&mut buf, 0), Ok((3, true)));
+        assert_eq!(got(&b, &mut buf, 0), Ok((3, true)));
         assert_eq!(&buf, b"hel");
-        assert_eq!(b.recv(&mut buf, libc::MSG_PEEK as u32), Ok((2, false)));
-        assert_eq!(b.recv(&mut buf, 0), Ok((2, false)));
-        assert_eq!(b.recv(&mut buf, 0), Err(Errno::EAGAIN));
+        assert_eq!(got(&b, &mut buf, libc::MSG_PEEK as u32), Ok((2, false)));
+        assert_eq!(got(&b, &mut buf, 0), Ok((2, false)));
+        assert_eq!(got(&b, &mut buf, 0), Err(Errno::EAGAIN));
         assert_eq!(b.peer_cred(), cred(7));
     }
 
@@ -378,11 +449,11 @@ mod tests {
     fn shutdown_and_close_reach_the_peer() {
         let (a, b) = UnixSocket::pair(libc::SOCK_STREAM, false, cred(1)).unwrap();
         a.shutdown(libc::SHUT_WR).unwrap();
-        assert_eq!(b.recv(&mut [0u8; 4], 0), Ok((0, false)));
+        assert_eq!(got(&b, &mut [0u8; 4], 0), Ok((0, false)));
         assert_eq!(a.send(b"x", 0), Err(Errno::EPIPE));
         assert_eq!(a.shutdown(7), Err(Errno::EINVAL));
         drop(b);
-        assert_eq!(a.recv(&mut [0u8; 4], 0), Ok((0, false)));
+        assert_eq!(got(&a, &mut [0u8; 4], 0), Ok((0, false)));
     }
 
     #[test]
@@ -406,7 +477,7 @@ mod tests {
         assert_eq!(client.peer_name(), server.name());
         assert_eq!(client.send(b"ping", 0), Ok(4));
         let mut buf = [0u8; 8];
-        assert_eq!(accepted.recv(&mut buf, 0), Ok((4, false)));
+        assert_eq!(got(&accepted, &mut buf, 0), Ok((4, false)));
         let dgram = UnixSocket::unconnected(libc::SOCK_DGRAM, false);
         assert_eq!(dgram.connect_to(&server, cred(3)), Err(Errno::EPROTOTYPE));
     }

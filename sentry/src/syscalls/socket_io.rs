@@ -3,6 +3,7 @@
 //! non-blocking host socket at once; only EAGAIN makes a blocking guest
 //! wait, interruptibly, for the host descriptor.
 
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use rustix::event::PollFlags;
@@ -12,7 +13,7 @@ use super::Handler;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::siginfo::{SigInfo, SI_USER};
 use crate::kernel::{signal_delivery, Task};
-use crate::net::{UnixAddr, UnixSocket};
+use crate::net::{rights, UnixAddr, UnixSocket};
 use crate::vfs::{File, MAX_IO};
 
 pub(super) const TABLE: &[(i64, Handler)] = &[
@@ -120,8 +121,33 @@ fn raise_sigpipe(task: &mut Task) {
 /// Send the guest's `segments` as one message (a datagram or a record) or
 /// a run of stream bytes. A blocking stream send goes on until all is
 /// in; a signal then ends it with the count sent so far.
-fn send(task: &mut Task, file: &Arc<dyn File>, segments: &[(u64, u64)], flags: u32) -> SysResult {
+fn send(
+    task: &mut Task,
+    file: &Arc<dyn File>,
+    segments: &[(u64, u64)],
+    flags: u32,
+    passed: Vec<Arc<dyn File>>,
+) -> SysResult {
     let sock = as_socket(file)?;
+    // The rights go with the first bytes the host takes.
+    let mut token = match passed.is_empty() {
+        true => None,
+        false => Some(rights::attach(passed)?),
+    };
+    let r = send_bytes(task, sock, segments, flags, &mut token);
+    if let Some(t) = token {
+        rights::forget(&t);
+    }
+    r
+}
+
+fn send_bytes(
+    task: &mut Task,
+    sock: &UnixSocket,
+    segments: &[(u64, u64)],
+    flags: u32,
+    token: &mut Option<std::os::fd::OwnedFd>,
+) -> SysResult {
     let nonblock = sock.nonblocking() || flags & libc::MSG_DONTWAIT as u32 != 0;
     let total: u64 = segments.iter().map(|s| s.1).sum();
     let stream = sock.kind() == libc::SOCK_STREAM;
@@ -140,8 +166,12 @@ fn send(task: &mut Task, file: &Arc<dyn File>, segments: &[(u64, u64)], flags: u
         };
         let mut off = 0;
         loop {
-            match sock.send(&buf[off..], flags) {
-                Ok(k) => off += k,
+            let sent = sock.send_with(&buf[off..], flags, token.as_ref().map(|t| t.as_fd()));
+            match sent {
+                Ok(k) => {
+                    off += k;
+                    *token = None;
+                }
                 Err(Errno::EAGAIN) if !nonblock => {
                     let fd = sock.host_fd()?;
                     if let Err(e) = wait_ready(task, fd, PollFlags::OUT) {
@@ -175,33 +205,49 @@ fn partial(done: usize, e: Errno) -> SysResult {
     }
 }
 
-/// Receive into the guest's `segments`: the count returned (a datagram's
-/// full length with MSG_TRUNC) and the MSG_ flags for recvmsg.
+/// What a receive gives the guest: the count returned (a datagram's full
+/// length with MSG_TRUNC), MSG_ flags for recvmsg, and passed files.
+struct Got {
+    len: usize,
+    flags: i32,
+    files: Vec<Arc<dyn File>>,
+}
+
+/// Receive into the guest's `segments`.
 fn recv(
     task: &mut Task,
     sock: &UnixSocket,
     segments: &[(u64, u64)],
     flags: u32,
-) -> Result<(usize, i32), Errno> {
+) -> Result<Got, Errno> {
     let nonblock = sock.nonblocking() || flags & libc::MSG_DONTWAIT as u32 != 0;
+    let peek = flags & libc::MSG_PEEK as u32 != 0;
     let total: u64 = segments.iter().map(|s| s.1).sum();
     let mut buf = vec![0u8; total.min(MAX_IO as u64) as usize];
     let stream = sock.kind() == libc::SOCK_STREAM;
-    let waitall =
-        stream && flags & (libc::MSG_WAITALL | libc::MSG_PEEK) as u32 == libc::MSG_WAITALL as u32;
+    let waitall = stream && !peek && flags & libc::MSG_WAITALL as u32 != 0;
     let mut got = 0usize;
-    let mut result = (0, 0);
+    let mut out = Got {
+        len: 0,
+        flags: 0,
+        files: Vec::new(),
+    };
     loop {
         match sock.recv(&mut buf[got..], flags) {
-            Ok((n, cut)) if !stream => {
-                got = n.min(buf.len());
-                result = (n, if cut { libc::MSG_TRUNC } else { 0 });
-                break;
-            }
-            Ok((n, _)) => {
-                got += n;
-                result = (got, 0);
-                if n == 0 || !waitall || got == buf.len() {
+            Ok(r) => {
+                for t in &r.tokens {
+                    out.files.extend(rights::take(t, peek));
+                }
+                if !stream {
+                    got = r.len.min(buf.len());
+                    out.len = r.len;
+                    out.flags = if r.truncated { libc::MSG_TRUNC } else { 0 };
+                    break;
+                }
+                got += r.len;
+                out.len = got;
+                // Bytes that carried rights end the read, as on Linux.
+                if r.len == 0 || !waitall || got == buf.len() || !r.tokens.is_empty() {
                     break;
                 }
             }
@@ -219,7 +265,7 @@ fn recv(
         }
     }
     scatter(task, segments, &buf[..got])?;
-    Ok(result)
+    Ok(out)
 }
 
 /// The name a receiver sees its data come from: the peer's, if it has one.
@@ -249,62 +295,135 @@ fn check_destination(sock: &UnixSocket, addr: u64, len: u64) -> Result<(), Errno
 fn sys_sendto(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = socket_file(task, a[0])?;
     check_destination(as_socket(&file)?, a[4], a[5])?;
-    send(task, &file, &[(a[1], a[2])], a[3] as u32)
+    send(task, &file, &[(a[1], a[2])], a[3] as u32, Vec::new())
 }
 
 fn sys_recvfrom(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = socket_file(task, a[0])?;
     let sock = as_socket(&file)?;
-    let (n, _) = recv(task, sock, &[(a[1], a[2])], a[3] as u32)?;
+    // Files passed to a receiver without room for them are closed.
+    let got = recv(task, sock, &[(a[1], a[2])], a[3] as u32)?;
     write_addr(task, a[4], a[5], &source_name(sock))?;
-    Ok(n as u64)
+    Ok(got.len as u64)
 }
 
 fn sys_sendmsg(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = socket_file(task, a[0])?;
     let hdr = task.mm.read_val::<MsgHdr>(a[1])?;
     check_destination(as_socket(&file)?, hdr.name, u64::from(hdr.namelen))?;
-    if hdr.controllen > 0 {
-        check_control(task, &hdr)?;
-    }
+    let passed = if hdr.controllen > 0 {
+        read_control(task, &hdr)?
+    } else {
+        Vec::new()
+    };
     let segments = read_iovecs(task, hdr.iov, hdr.iovlen)?;
-    send(task, &file, &segments, a[2] as u32)
+    send(task, &file, &segments, a[2] as u32, passed)
 }
 
-/// Control messages: SCM_CREDENTIALS (checked against the sender, as
-/// Linux does for unprivileged callers) passes; SCM_RIGHTS is not done
-/// yet and fails rather than losing the descriptors silently.
-fn check_control(task: &mut Task, hdr: &MsgHdr) -> Result<(), Errno> {
+/// `struct cmsghdr`'s size, and the alignment of what follows it.
+const CMSG_HDR: usize = 16;
+
+fn cmsg_align(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+/// The control messages of a sendmsg: the files of SCM_RIGHTS (EBADF for
+/// a descriptor not open, EINVAL past `rights::MAX_FDS`);
+/// SCM_CREDENTIALS passes when it names the sender, as Linux checks for
+/// an unprivileged caller.
+fn read_control(task: &mut Task, hdr: &MsgHdr) -> Result<Vec<Arc<dyn File>>, Errno> {
     let len = usize::try_from(hdr.controllen).map_err(|_| Errno::ENOBUFS)?;
     if len > 64 << 10 {
         return Err(Errno::ENOBUFS);
     }
     let mut raw = vec![0u8; len];
     task.mm.copy_in(hdr.control, &mut raw)?;
+    let word = |at: usize| i32::from_ne_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
+    let mut files = Vec::new();
     let mut at = 0;
-    while at + 16 <= raw.len() {
+    while at + CMSG_HDR <= raw.len() {
         let cmsg_len = u64::from_ne_bytes(raw[at..at + 8].try_into().unwrap_or_default()) as usize;
-        let level = i32::from_ne_bytes(raw[at + 8..at + 12].try_into().unwrap_or_default());
-        let ty = i32::from_ne_bytes(raw[at + 12..at + 16].try_into().unwrap_or_default());
-        if cmsg_len < 16 || at + cmsg_len > raw.len() || level != libc::SOL_SOCKET {
+        let (level, ty) = (word(at + 8), word(at + 12));
+        if cmsg_len < CMSG_HDR || cmsg_len > raw.len() - at {
             return Err(Errno::EINVAL);
         }
+        if level != libc::SOL_SOCKET {
+            at += cmsg_align(cmsg_len);
+            continue;
+        }
+        let body = at + CMSG_HDR..at + cmsg_len;
         match ty {
+            libc::SCM_RIGHTS => {
+                let n = body.len() / 4;
+                if files.len() + n > rights::MAX_FDS {
+                    return Err(Errno::EINVAL);
+                }
+                for i in 0..n {
+                    files.push(task.fds.get(word(body.start + 4 * i))?);
+                }
+            }
             libc::SCM_CREDENTIALS => {
-                let me = cred_of(task);
-                let c = &raw[at + 16..at + cmsg_len];
-                if c.len() < 12
-                    || i32::from_ne_bytes(c[..4].try_into().unwrap_or_default()) != me.pid
-                {
+                if body.len() < 12 || word(body.start) != cred_of(task).pid {
                     return Err(Errno::EPERM);
                 }
             }
-            libc::SCM_RIGHTS => return Err(Errno::EOPNOTSUPP),
             _ => return Err(Errno::EINVAL),
         }
-        at += (cmsg_len + 7) & !7;
+        at += cmsg_align(cmsg_len);
     }
-    Ok(())
+    Ok(files)
+}
+
+/// Install received files and write their SCM_RIGHTS message into the
+/// guest's control buffer (`room` bytes): as many as fit, MSG_CTRUNC if
+/// not all did. Returns the control length used and the flags to add.
+fn give_rights(
+    task: &mut Task,
+    control: u64,
+    room: usize,
+    files: Vec<Arc<dyn File>>,
+    cloexec: bool,
+) -> Result<(usize, i32), Errno> {
+    if files.is_empty() {
+        return Ok((0, 0));
+    }
+    let fit = if control == 0 || room < CMSG_HDR {
+        0
+    } else {
+        ((room - CMSG_HDR) / 4).min(files.len())
+    };
+    let mut fds = Vec::with_capacity(fit);
+    let limit = task.rlimits[libc::RLIMIT_NOFILE as usize].cur;
+    let total = files.len();
+    for f in files.into_iter().take(fit) {
+        match task.fds.install(f, cloexec, 0, limit) {
+            Ok(fd) => fds.push(fd),
+            Err(_) => break,
+        }
+    }
+    let ctrunc = if fds.len() < total {
+        libc::MSG_CTRUNC
+    } else {
+        0
+    };
+    if fds.is_empty() {
+        return Ok((0, ctrunc));
+    }
+    let cmsg_len = CMSG_HDR + 4 * fds.len();
+    let mut msg = Vec::with_capacity(cmsg_len);
+    msg.extend_from_slice(&(cmsg_len as u64).to_ne_bytes());
+    msg.extend_from_slice(&libc::SOL_SOCKET.to_ne_bytes());
+    msg.extend_from_slice(&libc::SCM_RIGHTS.to_ne_bytes());
+    for fd in &fds {
+        msg.extend_from_slice(&fd.to_ne_bytes());
+    }
+    if let Err(e) = task.mm.copy_out(control, &msg) {
+        for fd in fds {
+            let _ = task.fds.remove(fd);
+        }
+        return Err(e);
+    }
+    Ok((cmsg_align(cmsg_len).min(room), ctrunc))
 }
 
 fn sys_recvmsg(task: &mut Task, a: [u64; 6]) -> SysResult {
@@ -312,7 +431,11 @@ fn sys_recvmsg(task: &mut Task, a: [u64; 6]) -> SysResult {
     let sock = as_socket(&file)?;
     let hdr = task.mm.read_val::<MsgHdr>(a[1])?;
     let segments = read_iovecs(task, hdr.iov, hdr.iovlen)?;
-    let (n, msg_flags) = recv(task, sock, &segments, a[2] as u32)?;
+    let flags = a[2] as u32;
+    let got = recv(task, sock, &segments, flags)?;
+    let room = usize::try_from(hdr.controllen).unwrap_or(usize::MAX);
+    let cloexec = flags & libc::MSG_CMSG_CLOEXEC as u32 != 0;
+    let (controllen, ctrunc) = give_rights(task, hdr.control, room, got.files, cloexec)?;
     let name = source_name(sock);
     if hdr.name != 0 {
         let fit = (hdr.namelen as usize).min(name.len());
@@ -320,7 +443,8 @@ fn sys_recvmsg(task: &mut Task, a: [u64; 6]) -> SysResult {
     }
     let namelen = if hdr.name != 0 { name.len() as u32 } else { 0 };
     task.mm.write_val(a[1] + NAMELEN_AT, &namelen)?;
-    task.mm.write_val(a[1] + CONTROLLEN_AT, &0u64)?;
-    task.mm.write_val(a[1] + FLAGS_AT, &msg_flags)?;
-    Ok(n as u64)
+    task.mm
+        .write_val(a[1] + CONTROLLEN_AT, &(controllen as u64))?;
+    task.mm.write_val(a[1] + FLAGS_AT, &(got.flags | ctrunc))?;
+    Ok(got.len as u64)
 }
