@@ -19,6 +19,8 @@ fn unix_sockets_behave_as_on_linux() {
         "recvfrom: 8 'peekaboo' addrlen 0",
         "dgram cut: 2 'th' MSG_TRUNC 1",
         "seqpacket MSG_TRUNC returns the length: 7",
+        "sendmmsg: 3",
+        "recvmmsg MSG_WAITFORONE: 3, lengths 1 2 3",
         "nonblocking read: EAGAIN",
         "big non-blocking write partial: 1",
         "blocking read woken by child: 4 'wake'",
@@ -77,26 +79,43 @@ fn descriptors_pass_over_unix_sockets() {
 }
 
 /// asyncio's event loop (its self-pipe is a socketpair) running a child
-/// process and reading its output; skipped where the host has no python3.
+/// process, serving and reaching a named socket, and multiprocessing's
+/// pool and pipe; skipped where the host has no python3.
 #[test]
-fn python_asyncio_runs_a_subprocess() {
+fn python_asyncio_and_multiprocessing() {
     let python = Path::new("/usr/bin/python3");
     if !python.exists() {
         eprintln!("skipped: no /usr/bin/python3 on this host");
         return;
     }
     let script = [
-        "import asyncio, socket",
+        "import asyncio, multiprocessing, os, socket",
+        "path = '/tmp/rvisor-asyncio-%d' % os.getpid()",
+        "async def handle(r, w):",
+        "    w.write(b'echo: ' + await r.readline())",
+        "    await w.drain()",
+        "    w.close()",
         "async def main():",
         "    p = await asyncio.create_subprocess_exec('/bin/echo', 'hello from child',",
         "                                             stdout=asyncio.subprocess.PIPE)",
         "    out, _ = await p.communicate()",
         "    print('child said:', out.decode().strip(), 'status', p.returncode)",
-        "    a, b = socket.socketpair()",
-        "    a.sendall(b'ping')",
-        "    print('socketpair:', b.recv(4))",
+        "    srv = await asyncio.start_unix_server(handle, path)",
+        "    r, w = await asyncio.open_unix_connection(path)",
+        "    w.write(b'hello server\\n')",
+        "    await w.drain()",
+        "    print((await r.readline()).decode().strip())",
+        "    w.close()",
+        "    srv.close()",
+        "    await srv.wait_closed()",
+        "    os.unlink(path)",
         "asyncio.run(main())",
-        "print('asyncio ok')",
+        "def square(x): return x * x",
+        "with multiprocessing.get_context('fork').Pool(2) as pool:",
+        "    print('pool:', pool.map(square, range(5)))",
+        "a, b = multiprocessing.Pipe()",
+        "a.send({'k': 1})",
+        "print('pipe:', b.recv())",
     ]
     .join("\n");
     let native = assert_same_as_native(&Run::new(python).args(["-c", script.as_str()]));
@@ -104,8 +123,9 @@ fn python_asyncio_runs_a_subprocess() {
     let out = native.stdout_text();
     for line in [
         "child said: hello from child status 0",
-        "socketpair: b'ping'",
-        "asyncio ok",
+        "echo: hello server",
+        "pool: [0, 1, 4, 9, 16]",
+        "pipe: {'k': 1}",
     ] {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }

@@ -162,6 +162,35 @@ static void boundaries(int type, const char *what)
 	close(sv[1]);
 }
 
+static void many_messages(void)
+{
+	int sv[2];
+	char bufs[4][8];
+	struct iovec out[3] = { { "a", 1 }, { "bb", 2 }, { "ccc", 3 } }, in[4];
+	struct mmsghdr msgs[4];
+
+	pair(SOCK_DGRAM, sv);
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; i < 3; i++) {
+		msgs[i].msg_hdr.msg_iov = &out[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	printf("sendmmsg: %d\n", sendmmsg(sv[0], msgs, 3, 0));
+	memset(msgs, 0, sizeof(msgs));
+	for (int i = 0; i < 4; i++) {
+		in[i].iov_base = bufs[i];
+		in[i].iov_len = sizeof(bufs[i]);
+		msgs[i].msg_hdr.msg_iov = &in[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	int n = recvmmsg(sv[1], msgs, 4, MSG_WAITFORONE, NULL);
+	printf("recvmmsg MSG_WAITFORONE: %d, lengths %u %u %u\n", n, msgs[0].msg_len, msgs[1].msg_len,
+	       msgs[2].msg_len);
+	printf("recvmmsg on empty, MSG_DONTWAIT: %s\n", res(recvmmsg(sv[1], msgs, 4, MSG_DONTWAIT, NULL)));
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void nonblocking(void)
 {
 	int sv[2];
@@ -472,6 +501,7 @@ int main(void)
 	stream_pair();
 	boundaries(SOCK_DGRAM, "dgram");
 	boundaries(SOCK_SEQPACKET, "seqpacket");
+	many_messages();
 	nonblocking();
 	blocking_wakeups();
 	epipe_and_shutdown();

@@ -14,7 +14,9 @@ mod session;
 mod signal;
 mod sigwait;
 mod socket;
+mod socket_cmsg;
 mod socket_io;
+mod socket_mmsg;
 mod sockopt;
 pub mod strace;
 mod time;
@@ -60,6 +62,7 @@ fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
             sigwait::TABLE,
             socket::TABLE,
             socket_io::TABLE,
+            socket_mmsg::TABLE,
             sockopt::TABLE,
             time::TABLE,
             wait::TABLE,

@@ -1,5 +1,6 @@
 //! Moving data through sockets: sendto, recvfrom, sendmsg, recvmsg (read
-//! and write go through `fs::io` like a pipe's). Each is tried on the
+//! and write go through `fs::io` like a pipe's; control messages are
+//! `socket_cmsg`'s, the multi-message calls `socket_mmsg`'s). Each is tried on the
 //! non-blocking host socket at once; only EAGAIN makes a blocking guest
 //! wait, interruptibly, for the host descriptor.
 
@@ -8,7 +9,8 @@ use std::sync::Arc;
 
 use rustix::event::PollFlags;
 
-use super::socket::{as_socket, cred_of, socket_file, wait_ready, write_addr};
+use super::socket::{as_socket, socket_file, wait_ready, write_addr};
+use super::socket_cmsg::{give_rights, read_control};
 use super::Handler;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::siginfo::{SigInfo, SI_USER};
@@ -29,7 +31,7 @@ const IOV_MAX: u64 = 1024;
 /// anything near it anyway (EMSGSIZE past its send buffer).
 const MAX_DATAGRAM: usize = 8 << 20;
 
-/// `struct msghdr` on x86-64.
+/// `struct msghdr` on x86-64 (`struct mmsghdr` starts with one).
 #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C)]
 struct MsgHdr {
@@ -309,129 +311,32 @@ fn sys_recvfrom(task: &mut Task, a: [u64; 6]) -> SysResult {
 
 fn sys_sendmsg(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = socket_file(task, a[0])?;
-    let hdr = task.mm.read_val::<MsgHdr>(a[1])?;
-    check_destination(as_socket(&file)?, hdr.name, u64::from(hdr.namelen))?;
+    send_msg(task, &file, a[1], a[2] as u32)
+}
+
+/// sendmsg of the `struct msghdr` at `msg`.
+pub(super) fn send_msg(task: &mut Task, file: &Arc<dyn File>, msg: u64, flags: u32) -> SysResult {
+    let hdr = task.mm.read_val::<MsgHdr>(msg)?;
+    check_destination(as_socket(file)?, hdr.name, u64::from(hdr.namelen))?;
     let passed = if hdr.controllen > 0 {
-        read_control(task, &hdr)?
+        read_control(task, hdr.control, hdr.controllen)?
     } else {
         Vec::new()
     };
     let segments = read_iovecs(task, hdr.iov, hdr.iovlen)?;
-    send(task, &file, &segments, a[2] as u32, passed)
-}
-
-/// `struct cmsghdr`'s size, and the alignment of what follows it.
-const CMSG_HDR: usize = 16;
-
-fn cmsg_align(n: usize) -> usize {
-    (n + 7) & !7
-}
-
-/// The control messages of a sendmsg: the files of SCM_RIGHTS (EBADF for
-/// a descriptor not open, EINVAL past `rights::MAX_FDS`);
-/// SCM_CREDENTIALS passes when it names the sender, as Linux checks for
-/// an unprivileged caller.
-fn read_control(task: &mut Task, hdr: &MsgHdr) -> Result<Vec<Arc<dyn File>>, Errno> {
-    let len = usize::try_from(hdr.controllen).map_err(|_| Errno::ENOBUFS)?;
-    if len > 64 << 10 {
-        return Err(Errno::ENOBUFS);
-    }
-    let mut raw = vec![0u8; len];
-    task.mm.copy_in(hdr.control, &mut raw)?;
-    let word = |at: usize| i32::from_ne_bytes([raw[at], raw[at + 1], raw[at + 2], raw[at + 3]]);
-    let mut files = Vec::new();
-    let mut at = 0;
-    while at + CMSG_HDR <= raw.len() {
-        let cmsg_len = u64::from_ne_bytes(raw[at..at + 8].try_into().unwrap_or_default()) as usize;
-        let (level, ty) = (word(at + 8), word(at + 12));
-        if cmsg_len < CMSG_HDR || cmsg_len > raw.len() - at {
-            return Err(Errno::EINVAL);
-        }
-        if level != libc::SOL_SOCKET {
-            at += cmsg_align(cmsg_len);
-            continue;
-        }
-        let body = at + CMSG_HDR..at + cmsg_len;
-        match ty {
-            libc::SCM_RIGHTS => {
-                let n = body.len() / 4;
-                if files.len() + n > rights::MAX_FDS {
-                    return Err(Errno::EINVAL);
-                }
-                for i in 0..n {
-                    files.push(task.fds.get(word(body.start + 4 * i))?);
-                }
-            }
-            libc::SCM_CREDENTIALS => {
-                if body.len() < 12 || word(body.start) != cred_of(task).pid {
-                    return Err(Errno::EPERM);
-                }
-            }
-            _ => return Err(Errno::EINVAL),
-        }
-        at += cmsg_align(cmsg_len);
-    }
-    Ok(files)
-}
-
-/// Install received files and write their SCM_RIGHTS message into the
-/// guest's control buffer (`room` bytes): as many as fit, MSG_CTRUNC if
-/// not all did. Returns the control length used and the flags to add.
-fn give_rights(
-    task: &mut Task,
-    control: u64,
-    room: usize,
-    files: Vec<Arc<dyn File>>,
-    cloexec: bool,
-) -> Result<(usize, i32), Errno> {
-    if files.is_empty() {
-        return Ok((0, 0));
-    }
-    let fit = if control == 0 || room < CMSG_HDR {
-        0
-    } else {
-        ((room - CMSG_HDR) / 4).min(files.len())
-    };
-    let mut fds = Vec::with_capacity(fit);
-    let limit = task.rlimits[libc::RLIMIT_NOFILE as usize].cur;
-    let total = files.len();
-    for f in files.into_iter().take(fit) {
-        match task.fds.install(f, cloexec, 0, limit) {
-            Ok(fd) => fds.push(fd),
-            Err(_) => break,
-        }
-    }
-    let ctrunc = if fds.len() < total {
-        libc::MSG_CTRUNC
-    } else {
-        0
-    };
-    if fds.is_empty() {
-        return Ok((0, ctrunc));
-    }
-    let cmsg_len = CMSG_HDR + 4 * fds.len();
-    let mut msg = Vec::with_capacity(cmsg_len);
-    msg.extend_from_slice(&(cmsg_len as u64).to_ne_bytes());
-    msg.extend_from_slice(&libc::SOL_SOCKET.to_ne_bytes());
-    msg.extend_from_slice(&libc::SCM_RIGHTS.to_ne_bytes());
-    for fd in &fds {
-        msg.extend_from_slice(&fd.to_ne_bytes());
-    }
-    if let Err(e) = task.mm.copy_out(control, &msg) {
-        for fd in fds {
-            let _ = task.fds.remove(fd);
-        }
-        return Err(e);
-    }
-    Ok((cmsg_align(cmsg_len).min(room), ctrunc))
+    send(task, file, &segments, flags, passed)
 }
 
 fn sys_recvmsg(task: &mut Task, a: [u64; 6]) -> SysResult {
     let file = socket_file(task, a[0])?;
-    let sock = as_socket(&file)?;
-    let hdr = task.mm.read_val::<MsgHdr>(a[1])?;
+    recv_msg(task, &file, a[1], a[2] as u32)
+}
+
+/// recvmsg into the `struct msghdr` at `msg`.
+pub(super) fn recv_msg(task: &mut Task, file: &Arc<dyn File>, msg: u64, flags: u32) -> SysResult {
+    let sock = as_socket(file)?;
+    let hdr = task.mm.read_val::<MsgHdr>(msg)?;
     let segments = read_iovecs(task, hdr.iov, hdr.iovlen)?;
-    let flags = a[2] as u32;
     let got = recv(task, sock, &segments, flags)?;
     let room = usize::try_from(hdr.controllen).unwrap_or(usize::MAX);
     let cloexec = flags & libc::MSG_CMSG_CLOEXEC as u32 != 0;
@@ -442,9 +347,9 @@ fn sys_recvmsg(task: &mut Task, a: [u64; 6]) -> SysResult {
         task.mm.copy_out(hdr.name, &name[..fit])?;
     }
     let namelen = if hdr.name != 0 { name.len() as u32 } else { 0 };
-    task.mm.write_val(a[1] + NAMELEN_AT, &namelen)?;
+    task.mm.write_val(msg + NAMELEN_AT, &namelen)?;
     task.mm
-        .write_val(a[1] + CONTROLLEN_AT, &(controllen as u64))?;
-    task.mm.write_val(a[1] + FLAGS_AT, &(got.flags | ctrunc))?;
+        .write_val(msg + CONTROLLEN_AT, &(controllen as u64))?;
+    task.mm.write_val(msg + FLAGS_AT, &(got.flags | ctrunc))?;
     Ok(got.len as u64)
 }

@@ -263,6 +263,8 @@ pub(super) fn spec(nr: u64) -> Option<(&'static [A], Ret)> {
             Dec,
         ),
         libc::SYS_sendmsg | libc::SYS_recvmsg => (&[Fd, Ptr, Flags(MSG_FLAGS)], Dec),
+        libc::SYS_sendmmsg => (&[Fd, Ptr, Uint, Flags(MSG_FLAGS)], Dec),
+        libc::SYS_recvmmsg => (&[Fd, Ptr, Uint, Flags(MSG_FLAGS), In(Timespec)], Dec),
         libc::SYS_getsockopt | libc::SYS_setsockopt => (
             &[Fd, Enum(SOCKOPT_LEVELS), Enum(SOCKOPT_NAMES), Ptr, Hex],
             Dec,

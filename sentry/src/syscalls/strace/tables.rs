@@ -309,6 +309,7 @@ pub(super) const MSG_FLAGS: Table = &[
     (0x100, "MSG_WAITALL"),
     (0x4000, "MSG_NOSIGNAL"),
     (0x8000, "MSG_MORE"),
+    (0x10000, "MSG_WAITFORONE"),
     (0x4000_0000, "MSG_CMSG_CLOEXEC"),
 ];
 pub(super) const SHUT_HOWS: Table = &[(0, "SHUT_RD"), (1, "SHUT_WR"), (2, "SHUT_RDWR")];
