@@ -171,6 +171,30 @@ static void truncation_and_boundaries(void)
 	close(p[0]);
 	close(p[1]);
 	printf("all closed, none left behind: %d\n", open_fds() == base);
+
+	/* Rights never received are closed with the socket they wait on. */
+	if (pipe(p) != 0)
+		exit(1);
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	send_fds(sv[1], "w", 1, &p[1], 1);
+	close(p[1]);
+	close(sv[0]);
+	printf("pipe read end after its in-flight write end was dropped: %zd\n", read(p[0], buf, 1));
+	close(sv[1]);
+
+	/* Rights read past with read(2) are closed too. */
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	int q[2];
+	if (pipe(q) != 0)
+		exit(1);
+	send_fds(sv[1], "w", 1, &q[1], 1);
+	close(q[1]);
+	printf("read(2) of bytes with rights: %zd\n", read(sv[0], buf, sizeof(buf)));
+	close(sv[0]);
+	close(sv[1]);
+	printf("pipe read end after read(2) dropped its write end: %zd\n", read(q[0], buf, 1));
+	close(p[0]);
+	close(q[0]);
 }
 
 int main(void)

@@ -325,6 +325,13 @@ impl Drop for UnixSocket {
         let ino = i.name_ino;
         drop(i);
         names::release(abs.as_deref(), ino);
+        // Closing the host socket drops any rights queued on it unread.
+        let endpoint = self.endpoint.take();
+        let had_one = endpoint.is_some();
+        drop(endpoint);
+        if had_one {
+            super::rights::sweep_unreceived();
+        }
     }
 }
 
