@@ -74,6 +74,7 @@ fn descriptors_pass_over_unix_sockets() {
         "all closed, none left behind: 1",
         "pipe read end after its in-flight write end was dropped: 0",
         "pipe read end after read(2) dropped its write end: 0",
+        "SO_PASSCRED: 1 byte, SCM_CREDENTIALS 1, pid is me 1, uid 1",
         "done",
     ] {
         assert!(out.contains(line), "missing {line:?} in {native}");

@@ -197,6 +197,29 @@ static void truncation_and_boundaries(void)
 	close(q[0]);
 }
 
+static void credentials(void)
+{
+	int sv[2], on = 1;
+	char buf[8], control[128];
+	struct iovec iov = { buf, sizeof(buf) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
+			     .msg_controllen = sizeof(control) };
+
+	socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+	setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
+	send(sv[1], "c", 1, 0);
+	ssize_t n = recvmsg(sv[0], &mh, 0);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	int creds = c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS;
+	struct ucred u = { 0 };
+	if (creds)
+		memcpy(&u, CMSG_DATA(c), sizeof(u));
+	printf("SO_PASSCRED: %zd byte, SCM_CREDENTIALS %d, pid is me %d, uid %d\n", n, creds,
+	       u.pid == getpid(), u.uid == getuid());
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	char path[64];
@@ -208,6 +231,7 @@ int main(void)
 	fclose(f);
 	from_an_exited_child(path);
 	truncation_and_boundaries();
+	credentials();
 	unlink(path);
 	printf("done\n");
 	return 0;

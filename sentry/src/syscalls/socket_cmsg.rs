@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::socket::cred_of;
 use crate::errno::Errno;
 use crate::kernel::Task;
-use crate::net::rights;
+use crate::net::{rights, PeerCred};
 use crate::vfs::File;
 
 /// `struct cmsghdr`'s size, and the alignment of what follows it.
@@ -65,6 +65,29 @@ pub(super) fn read_control(
         at += cmsg_align(cmsg_len);
     }
     Ok(files)
+}
+
+/// With SO_PASSCRED: an SCM_CREDENTIALS message naming the peer (as the
+/// sentry recorded it: Linux names the process that sent each message,
+/// which differs only when another process shares the peer's socket).
+/// Returns the control length used and MSG_CTRUNC if it did not fit.
+pub(super) fn give_creds(
+    task: &mut Task,
+    control: u64,
+    room: usize,
+    cred: PeerCred,
+) -> Result<(usize, i32), Errno> {
+    let cmsg_len = CMSG_HDR + std::mem::size_of::<PeerCred>();
+    if control == 0 || room < cmsg_len {
+        return Ok((0, libc::MSG_CTRUNC));
+    }
+    let mut msg = Vec::with_capacity(cmsg_len);
+    msg.extend_from_slice(&(cmsg_len as u64).to_ne_bytes());
+    msg.extend_from_slice(&libc::SOL_SOCKET.to_ne_bytes());
+    msg.extend_from_slice(&libc::SCM_CREDENTIALS.to_ne_bytes());
+    msg.extend_from_slice(bytemuck::bytes_of(&cred));
+    task.mm.copy_out(control, &msg)?;
+    Ok((cmsg_align(cmsg_len).min(room), 0))
 }
 
 /// Install received files and write their SCM_RIGHTS message into the

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rustix::event::PollFlags;
 
 use super::socket::{as_socket, socket_file, wait_ready, write_addr};
-use super::socket_cmsg::{give_rights, read_control};
+use super::socket_cmsg::{give_creds, give_rights, read_control};
 use super::Handler;
 use crate::errno::{Errno, SysResult};
 use crate::kernel::siginfo::{SigInfo, SI_USER};
@@ -340,7 +340,14 @@ pub(super) fn recv_msg(task: &mut Task, file: &Arc<dyn File>, msg: u64, flags: u
     let got = recv(task, sock, &segments, flags)?;
     let room = usize::try_from(hdr.controllen).unwrap_or(usize::MAX);
     let cloexec = flags & libc::MSG_CMSG_CLOEXEC as u32 != 0;
-    let (controllen, ctrunc) = give_rights(task, hdr.control, room, got.files, cloexec)?;
+    let (mut controllen, mut ctrunc) = (0, 0);
+    if sock.opt(libc::SO_PASSCRED) != 0 {
+        (controllen, ctrunc) = give_creds(task, hdr.control, room, sock.peer_cred())?;
+    }
+    let at = hdr.control + controllen as u64;
+    let (used, cut) = give_rights(task, at, room - controllen, got.files, cloexec)?;
+    controllen += used;
+    ctrunc |= cut;
     let name = source_name(sock);
     if hdr.name != 0 {
         let fit = (hdr.namelen as usize).min(name.len());
