@@ -11,6 +11,7 @@ pub mod host;
 pub mod kernel;
 pub mod loader;
 pub mod mm;
+pub mod net;
 pub mod sandbox;
 pub mod syscalls;
 pub mod vfs;

@@ -11,6 +11,7 @@ mod procfs;
 mod root;
 mod scripts;
 mod signals;
+mod sockets;
 mod strace;
 mod terminal;
 mod threads;

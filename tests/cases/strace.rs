@@ -51,3 +51,28 @@ fn strace_names_the_other_processes_and_threads() {
         );
     }
 }
+
+#[test]
+fn strace_decodes_socket_calls() {
+    let run = Run::new(guest("unix_sockets"));
+    for platform in available_platforms() {
+        let traced = run.rvisor(platform, &["--strace"]);
+        assert_eq!(traced.status, 0, "{traced}");
+        let stderr = traced.stderr_text();
+        for start in [
+            "socketpair(AF_UNIX, SOCK_STREAM, 0, [",
+            "socket(AF_UNIX, SOCK_STREAM|SOCK_NONBLOCK, 0) = ",
+            "bind(3, {sa_family=AF_UNIX, sun_path=\"/tmp/rvisor-unix-test-",
+            "bind(3, {sa_family=AF_UNIX, sun_path=@\"rvisor-unix-test-",
+            "accept4(3, ",
+            "sendto(3, \"x\", 1, MSG_NOSIGNAL, NULL, 0) = -1 EPIPE",
+            "getsockopt(3, SOL_SOCKET, SO_PEERCRED, ",
+            "shutdown(3, SHUT_WR) = 0",
+        ] {
+            assert!(
+                stderr.lines().any(|l| l.contains(start)),
+                "no line with {start:?} on {platform}:\n{traced}"
+            );
+        }
+    }
+}

@@ -53,8 +53,20 @@ static inline const char *errname(int err)
 	case ENOTEMPTY: return "ENOTEMPTY";
 	case ELOOP: return "ELOOP";
 	case EOVERFLOW: return "EOVERFLOW";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
 	case ENODATA: return "ENODATA";
+	case ENOTSOCK: return "ENOTSOCK";
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case EADDRINUSE: return "EADDRINUSE";
+	case EAFNOSUPPORT: return "EAFNOSUPPORT";
+	case EISCONN: return "EISCONN";
+	case ENOTCONN: return "ENOTCONN";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EPROTOTYPE: return "EPROTOTYPE";
+	case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
+	case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+	case EMSGSIZE: return "EMSGSIZE";
+	case ENOPROTOOPT: return "ENOPROTOOPT";
+	case EDESTADDRREQ: return "EDESTADDRREQ";
 	default:
 		snprintf(unknown, sizeof(unknown), "errno %d", err);
 		return unknown;

@@ -17,6 +17,11 @@ mod sched;
 mod session;
 mod signal;
 mod sigwait;
+mod socket;
+mod socket_cmsg;
+mod socket_io;
+mod socket_mmsg;
+mod sockopt;
 pub mod strace;
 mod time;
 mod timerfd;
@@ -64,6 +69,10 @@ fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
             session::TABLE,
             signal::TABLE,
             sigwait::TABLE,
+            socket::TABLE,
+            socket_io::TABLE,
+            socket_mmsg::TABLE,
+            sockopt::TABLE,
             time::TABLE,
             timerfd::TABLE,
             wait::TABLE,

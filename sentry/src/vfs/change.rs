@@ -113,6 +113,29 @@ impl Vfs {
         Self::insert(parent.node(), name, node)
     }
 
+    /// bind(2) of an AF_UNIX socket to `path`: a socket inode, mode 0777
+    /// less the umask; EADDRINUSE if the name exists. Returns the inode
+    /// number the socket is found by.
+    pub fn bind_socket(
+        &self,
+        path: &[u8],
+        who: Creator,
+        procs: &dyn ProcSource,
+    ) -> Result<u64, Errno> {
+        let (parent, name) = self.free_name(path, who, procs).map_err(|e| {
+            if e == Errno::EEXIST {
+                Errno::EADDRINUSE
+            } else {
+                e
+            }
+        })?;
+        let meta = who.meta(libc::S_IFSOCK, 0o777);
+        let ino = next_ino();
+        let node = Inode::new(ino, parent.node().dev, meta, Body::Socket);
+        Self::insert(parent.node(), name, node)?;
+        Ok(ino)
+    }
+
     pub fn symlink(
         &self,
         target: &[u8],

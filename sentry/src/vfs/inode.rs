@@ -165,6 +165,9 @@ pub enum Body {
     /// An open file without a name in the tree (a pipe, a caller's stream),
     /// reached by following its /proc/PID/fd/N link.
     Opened(Arc<dyn crate::vfs::File>),
+    /// The name of a bound AF_UNIX socket (`net::names` finds the socket
+    /// by this inode's number); opening it is ENXIO, as on Linux.
+    Socket,
 }
 
 pub struct Inode {

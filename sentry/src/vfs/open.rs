@@ -181,6 +181,7 @@ impl Vfs {
                 access::check(&node, want as u32, who.uid, who.gid)?;
                 return Ok(Arc::new(fifo.open(node.clone(), path, flags)?));
             }
+            Body::Socket if flags & libc::O_PATH == 0 => return Err(Errno::ENXIO),
             Body::Device(crate::vfs::inode::Device::Tty) => {
                 // Linux's /dev/tty is the caller's controlling terminal.
                 if !procs.may_open_tty() {

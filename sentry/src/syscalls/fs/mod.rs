@@ -22,6 +22,7 @@ mod xattr;
 
 use vmm::Access;
 
+pub(super) use path::{at_path, creator};
 pub(super) use poll::with_sigmask;
 
 use super::Handler;

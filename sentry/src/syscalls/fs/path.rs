@@ -23,7 +23,7 @@ const STATX_RESERVED: u32 = 0x8000_0000;
 /// The absolute guest path that `path` (non-empty) names relative to
 /// `dirfd`: itself if absolute, else from the cwd (`AT_FDCWD`) or from the
 /// directory `dirfd` is open on (ENOTDIR if it is not a directory).
-pub(super) fn at_path(task: &Task, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, Errno> {
+pub(in crate::syscalls) fn at_path(task: &Task, dirfd: i32, path: &[u8]) -> Result<Vec<u8>, Errno> {
     if path.first() == Some(&b'/') {
         return Ok(path.to_vec());
     }
@@ -80,7 +80,7 @@ pub(super) fn sys_creat(task: &mut Task, a: [u64; 6]) -> SysResult {
 
 /// Who creates files for `task`: its file-system ids (the effective ones
 /// unless setfsuid/setfsgid changed them) and umask.
-pub(super) fn creator(task: &Task) -> Creator {
+pub(in crate::syscalls) fn creator(task: &Task) -> Creator {
     Creator {
         uid: task.creds.fsuid,
         gid: task.creds.fsgid,

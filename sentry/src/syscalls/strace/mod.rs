@@ -218,6 +218,37 @@ fn modal(v: u64, mask: u64, modes: Table, t: Table) -> String {
     out
 }
 
+/// A `struct sockaddr` of `len` bytes: an AF_UNIX one with its path (an
+/// abstract name as `@name`), others by family alone.
+fn sockaddr(task: &mut Task, addr: u64, len: u64) -> Result<String, Errno> {
+    let len = (len as u32 as usize).min(crate::net::addr::SOCKADDR_UN_LEN);
+    let mut b = vec![0u8; len];
+    task.mm.copy_in(addr, &mut b)?;
+    if len < 2 {
+        return Ok("{}".to_string());
+    }
+    let family = u64::from(u16::from_ne_bytes([b[0], b[1]]));
+    let name = ADDRESS_FAMILIES
+        .iter()
+        .find(|&&(f, _)| f == family)
+        .map_or_else(|| family.to_string(), |(_, n)| n.to_string());
+    if family != libc::AF_UNIX as u64 {
+        return Ok(format!("{{sa_family={name}}}"));
+    }
+    let path = &b[2..];
+    Ok(match path.split_first() {
+        None => format!("{{sa_family={name}}}"),
+        Some((0, rest)) => format!("{{sa_family={name}, sun_path=@{}}}", quote(rest, false)),
+        Some(_) => {
+            let end = path.iter().position(|&c| c == 0).unwrap_or(path.len());
+            format!(
+                "{{sa_family={name}, sun_path={}}}",
+                quote(&path[..end], false)
+            )
+        }
+    })
+}
+
 /// Show the structure at guest address `addr`; `ret` is the call's result
 /// (what a `Len::Ret` buffer holds). Unreadable memory shows as the address.
 fn format_mem(task: &mut Task, m: Mem, args: &[u64; 6], addr: u64, ret: u64) -> String {
@@ -298,6 +329,7 @@ fn read_mem(
             format!("[{r}, {w}]")
         }
         Mem::EpollEvent => epoll_event(task, addr)?,
+        Mem::SockAddr(n) => sockaddr(task, addr, args[n])?,
         Mem::EpollEvents => {
             let shown = ret.min(MAX_EPOLL_SHOWN);
             let mut parts = Vec::new();
@@ -479,6 +511,13 @@ mod tests {
             "a sign-extended int"
         );
         assert_eq!(flags(0, ACCESS_MODES), "F_OK");
+        let ty = (libc::SOCK_STREAM | libc::SOCK_CLOEXEC) as u64;
+        assert_eq!(
+            modal(ty, 0xf, SOCK_TYPES, SOCK_FLAGS),
+            "SOCK_STREAM|SOCK_CLOEXEC"
+        );
+        let msg = (libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) as u64;
+        assert_eq!(flags(msg, MSG_FLAGS), "MSG_DONTWAIT|MSG_NOSIGNAL");
     }
 
     #[test]

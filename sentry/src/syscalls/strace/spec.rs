@@ -35,6 +35,8 @@ pub(super) enum Mem {
     EpollEvent,
     /// `struct epoll_event[result]`.
     EpollEvents,
+    /// A `struct sockaddr` of argument N bytes.
+    SockAddr(usize),
 }
 
 /// How to show one argument.
@@ -96,6 +98,7 @@ pub(super) fn spec(nr: u64) -> Option<(&'static [A], Ret)> {
     use Ret::{Dec, Hex as RHex, None as NoRet, Oct as ROct};
     use A::*;
     const OPEN: A = Modal(3, ACCMODES, OPEN_FLAGS);
+    const SOCK_TYPE: A = Modal(0xf, SOCK_TYPES, SOCK_FLAGS);
     const CREAT_MODE: u64 = (libc::O_CREAT | libc::O_TMPFILE & !libc::O_DIRECTORY) as u64;
     Some(match nr as i64 {
         libc::SYS_read => (&[Fd, Out(Buf(ByRet)), Uint], Dec),
@@ -271,6 +274,35 @@ pub(super) fn spec(nr: u64) -> Option<(&'static [A], Ret)> {
         libc::SYS_memfd_create => (&[In(Path), Flags(MFD_FLAGS)], Dec),
         libc::SYS_mknod => (&[In(Path), Oct, Hex], Dec),
         libc::SYS_mknodat => (&[DirFd, In(Path), Oct, Hex], Dec),
+        libc::SYS_socket => (&[Enum(ADDRESS_FAMILIES), SOCK_TYPE, Int], Dec),
+        libc::SYS_socketpair => (&[Enum(ADDRESS_FAMILIES), SOCK_TYPE, Int, Out(FdPair)], Dec),
+        libc::SYS_bind | libc::SYS_connect => (&[Fd, In(SockAddr(2)), Uint], Dec),
+        libc::SYS_listen => (&[Fd, Int], Dec),
+        libc::SYS_accept | libc::SYS_getsockname | libc::SYS_getpeername => (&[Fd, Ptr, Ptr], Dec),
+        libc::SYS_accept4 => (&[Fd, Ptr, Ptr, Flags(SOCK_FLAGS)], Dec),
+        libc::SYS_shutdown => (&[Fd, Enum(SHUT_HOWS)], Dec),
+        libc::SYS_sendto => (
+            &[
+                Fd,
+                In(Buf(Arg(2))),
+                Uint,
+                Flags(MSG_FLAGS),
+                In(SockAddr(5)),
+                Uint,
+            ],
+            Dec,
+        ),
+        libc::SYS_recvfrom => (
+            &[Fd, Out(Buf(ByRet)), Uint, Flags(MSG_FLAGS), Ptr, Ptr],
+            Dec,
+        ),
+        libc::SYS_sendmsg | libc::SYS_recvmsg => (&[Fd, Ptr, Flags(MSG_FLAGS)], Dec),
+        libc::SYS_sendmmsg => (&[Fd, Ptr, Uint, Flags(MSG_FLAGS)], Dec),
+        libc::SYS_recvmmsg => (&[Fd, Ptr, Uint, Flags(MSG_FLAGS), In(Timespec)], Dec),
+        libc::SYS_getsockopt | libc::SYS_setsockopt => (
+            &[Fd, Enum(SOCKOPT_LEVELS), Enum(SOCKOPT_NAMES), Ptr, Hex],
+            Dec,
+        ),
         _ => return Option::None,
     })
 }

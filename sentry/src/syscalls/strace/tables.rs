@@ -297,3 +297,55 @@ pub(super) fn signal_name(sig: u64) -> Option<String> {
         _ => None,
     }
 }
+pub(super) const ADDRESS_FAMILIES: Table = &[
+    (1, "AF_UNIX"),
+    (2, "AF_INET"),
+    (10, "AF_INET6"),
+    (16, "AF_NETLINK"),
+    (17, "AF_PACKET"),
+];
+pub(super) const SOCK_TYPES: Table = &[
+    (1, "SOCK_STREAM"),
+    (2, "SOCK_DGRAM"),
+    (3, "SOCK_RAW"),
+    (4, "SOCK_RDM"),
+    (5, "SOCK_SEQPACKET"),
+    (10, "SOCK_PACKET"),
+];
+pub(super) const SOCK_FLAGS: Table = &[(0o4000, "SOCK_NONBLOCK"), (0o2000000, "SOCK_CLOEXEC")];
+pub(super) const MSG_FLAGS: Table = &[
+    (0x1, "MSG_OOB"),
+    (0x2, "MSG_PEEK"),
+    (0x4, "MSG_DONTROUTE"),
+    (0x8, "MSG_CTRUNC"),
+    (0x20, "MSG_TRUNC"),
+    (0x40, "MSG_DONTWAIT"),
+    (0x80, "MSG_EOR"),
+    (0x100, "MSG_WAITALL"),
+    (0x4000, "MSG_NOSIGNAL"),
+    (0x8000, "MSG_MORE"),
+    (0x10000, "MSG_WAITFORONE"),
+    (0x4000_0000, "MSG_CMSG_CLOEXEC"),
+];
+pub(super) const SHUT_HOWS: Table = &[(0, "SHUT_RD"), (1, "SHUT_WR"), (2, "SHUT_RDWR")];
+pub(super) const SOCKOPT_LEVELS: Table = &[(1, "SOL_SOCKET")];
+/// SOL_SOCKET option names (the level is not checked: these are the
+/// options strace users meet on AF_UNIX sockets).
+pub(super) const SOCKOPT_NAMES: Table = &[
+    (2, "SO_REUSEADDR"),
+    (3, "SO_TYPE"),
+    (4, "SO_ERROR"),
+    (6, "SO_BROADCAST"),
+    (7, "SO_SNDBUF"),
+    (8, "SO_RCVBUF"),
+    (9, "SO_KEEPALIVE"),
+    (13, "SO_LINGER"),
+    (15, "SO_REUSEPORT"),
+    (16, "SO_PASSCRED"),
+    (17, "SO_PEERCRED"),
+    (20, "SO_RCVTIMEO"),
+    (21, "SO_SNDTIMEO"),
+    (30, "SO_ACCEPTCONN"),
+    (38, "SO_PROTOCOL"),
+    (39, "SO_DOMAIN"),
+];
