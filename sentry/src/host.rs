@@ -89,6 +89,20 @@ pub fn thread_rusage() -> libc::rusage {
     usage
 }
 
+/// `membarrier(MEMBARRIER_CMD_GLOBAL)`: every thread of every host process
+/// (the sandbox's stubs and vCPU threads among them) has passed a memory
+/// barrier when it returns.
+pub fn membarrier_global() -> Result<(), Errno> {
+    const MEMBARRIER_CMD_GLOBAL: libc::c_long = 1;
+    // SAFETY: membarrier takes plain integers and touches no memory.
+    let rc = unsafe { libc::syscall(libc::SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) };
+    if rc < 0 {
+        Err(last_errno())
+    } else {
+        Ok(())
+    }
+}
+
 /// `getdents64` on a host directory: fills `buf` with `struct linux_dirent64`
 /// records (the guest's layout too) and returns how many bytes it used.
 pub fn getdents64(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, Errno> {

@@ -104,3 +104,28 @@ fn memfds_match_linux() {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }
 }
+
+/// mlock and friends, mincore, membarrier and personality: their checks
+/// and answers, compared with native.
+#[test]
+fn memory_hints_match_native() {
+    let native = assert_same_as_native(&Run::new(guest("mem_hints")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "mlock inside a page: 0",
+        "mlock2 bad flag: EINVAL",
+        "mlock over a hole: ENOMEM",
+        "mlockall MCL_ONFAULT alone: EINVAL",
+        "touched pages resident: yes",
+        "mincore unaligned: EINVAL",
+        "mincore over a hole: ENOMEM",
+        "mincore bad vector: EFAULT",
+        "PRIVATE_EXPEDITED unregistered: EPERM",
+        "PRIVATE_EXPEDITED: 0",
+        "query again: 262144",
+        "child inherits: 262144",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

@@ -60,6 +60,7 @@ struct ChildTemplate {
     exe: String,
     image: crate::vfs::procfs::ImageLayout,
     no_new_privs: bool,
+    personality: u32,
     strace: bool,
     clear_child_tid: u64,
     vfork_release: Option<VforkRelease>,
@@ -98,6 +99,7 @@ impl ChildTemplate {
             exe: parent.exe.clone(),
             image: parent.image,
             no_new_privs: parent.no_new_privs,
+            personality: parent.personality,
             strace: parent.strace,
             clear_child_tid: 0,
             vfork_release: None,
@@ -126,6 +128,7 @@ impl ChildTemplate {
         t.comm = self.comm;
         t.image = self.image;
         t.no_new_privs = self.no_new_privs;
+        t.personality = self.personality;
         t.strace = self.strace;
         t.clear_child_tid = self.clear_child_tid;
         t.vfork_release = self.vfork_release;

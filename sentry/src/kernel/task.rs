@@ -134,6 +134,8 @@ pub struct Task {
     pub comm: Vec<u8>,
     /// `prctl(PR_SET_NO_NEW_PRIVS)`.
     pub no_new_privs: bool,
+    /// `personality(2)`'s execution domain and flags (kept, not acted on).
+    pub personality: u32,
     /// `prctl(PR_SET_PDEATHSIG)`.
     pub pdeathsig: i32,
     /// Guest path of the running executable (for AT_EXECFN and /proc/self/exe).
@@ -213,6 +215,7 @@ impl Task {
             rseq: None,
             comm,
             no_new_privs: false,
+            personality: 0,
             pdeathsig: 0,
             exe: String::from_utf8_lossy(exe).into_owned(),
             image: ImageLayout::default(),
@@ -295,6 +298,7 @@ impl Task {
             rseq: None,
             comm: self.comm.clone(),
             no_new_privs: self.no_new_privs,
+            personality: self.personality,
             pdeathsig: 0,
             exe: self.exe.clone(),
             image: self.image,

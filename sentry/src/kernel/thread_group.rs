@@ -8,6 +8,7 @@
 //! [`ThreadGroup::ending`] and stops.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use super::inbox::SignalInbox;
@@ -71,6 +72,8 @@ pub struct ThreadGroup {
     posix_timers: OnceLock<PosixTimers>,
     /// What its ended threads used, and its reaped children (`getrusage`).
     usage: Mutex<GroupUsage>,
+    /// The membarrier commands it registered for (MEMBARRIER_CMD_REGISTER_*).
+    membarrier_registered: AtomicU32,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -89,6 +92,17 @@ impl ThreadGroup {
         s.threads.insert(tid, Member { inbox, published });
         drop(s);
         Arc::new(group)
+    }
+
+    /// Record a membarrier registration (bits of the commands it allows).
+    pub fn register_membarrier(&self, commands: u32) {
+        self.membarrier_registered
+            .fetch_or(commands, Ordering::SeqCst);
+    }
+
+    /// The membarrier commands the process registered for.
+    pub fn membarrier_registered(&self) -> u32 {
+        self.membarrier_registered.load(Ordering::SeqCst)
     }
 
     /// A thread of the process ended having used `usage`, with the

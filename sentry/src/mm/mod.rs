@@ -494,6 +494,32 @@ impl MemoryManager {
         Ok(())
     }
 
+    /// ENOMEM unless every page of `[addr, addr + len)` is mapped (mlock,
+    /// munlock, mincore).
+    pub fn check_mapped(&self, addr: u64, len: u64) -> Result<(), Errno> {
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        if self.vmas.covers(addr, end) {
+            Ok(())
+        } else {
+            Err(Errno::ENOMEM)
+        }
+    }
+
+    /// Bytes of all mappings (what `mlockall(MCL_CURRENT)` would lock).
+    pub fn mapped_bytes(&self) -> u64 {
+        self.vmas.iter().map(|(s, v)| v.end - s).sum()
+    }
+
+    /// `mincore`: one byte per page of `[addr, addr + len)`, 1 where the
+    /// page is backed. ENOMEM if part of the range is unmapped.
+    pub fn residency(&self, addr: u64, len: u64) -> Result<Vec<u8>, Errno> {
+        self.check_mapped(addr, len)?;
+        let pages = len.div_ceil(PAGE_SIZE);
+        Ok((0..pages)
+            .map(|i| u8::from(self.pmas.page_at(addr + i * PAGE_SIZE).is_some()))
+            .collect())
+    }
+
     /// `msync`: shared mappings are the file's own pages, so there is
     /// nothing to write back; ENOMEM if part of the range is unmapped.
     pub fn sync_range(&self, addr: u64, len: u64) -> Result<(), Errno> {

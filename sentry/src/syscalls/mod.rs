@@ -8,6 +8,8 @@ mod eventfd;
 mod fs;
 mod futex;
 mod info;
+mod membarrier;
+mod mlock;
 mod mm;
 pub mod names;
 mod posix_timer;
@@ -61,6 +63,8 @@ fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
             fs::TABLE,
             futex::TABLE,
             info::TABLE,
+            membarrier::TABLE,
+            mlock::TABLE,
             mm::TABLE,
             posix_timer::TABLE,
             process::TABLE,

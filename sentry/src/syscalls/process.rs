@@ -10,6 +10,7 @@ use crate::kernel::thread::{spawn_thread, ThreadOptions};
 use crate::kernel::{ExitStatus, Task};
 
 pub(super) const TABLE: &[(i64, Handler)] = &[
+    (libc::SYS_personality, sys_personality),
     (libc::SYS_exit, sys_exit),
     (libc::SYS_exit_group, sys_exit_group),
     (libc::SYS_arch_prctl, sys_arch_prctl),
@@ -243,4 +244,15 @@ fn sys_execve(task: &mut Task, a: [u64; 6]) -> SysResult {
     execve(task, &path, argv, envp)?;
     // The new program starts with rax = 0.
     Ok(0)
+}
+
+/// personality(persona): 0xffffffff only asks; the execution domain and
+/// flags are kept (inherited, reported) but change nothing in the sandbox.
+fn sys_personality(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let old = task.personality;
+    let new = a[0] as u32;
+    if new != u32::MAX {
+        task.personality = new;
+    }
+    Ok(u64::from(old))
 }
