@@ -129,3 +129,28 @@ fn memory_hints_match_native() {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }
 }
+
+/// NUMA policies: the sandbox is one node, as a host without NUMA.
+#[test]
+fn memory_policies_match_native() {
+    let native = assert_same_as_native(&Run::new(guest("mempolicy")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    if out.contains("skipped") {
+        eprintln!("this host has more than one NUMA node: nothing compared");
+        return;
+    }
+    for line in [
+        "get mask maxnode 0: -1 EINVAL",
+        "mode 0 mask 1",
+        "node 0",
+        "F_NODE alone: -1 EINVAL",
+        "F_ADDR unmapped: -1 EFAULT",
+        "mode 2 mask 1",
+        "set bind 1: -1 EINVAL",
+        "set default with mask: -1 EINVAL",
+        "mbind unmapped: -1 EFAULT",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

@@ -61,6 +61,7 @@ struct ChildTemplate {
     image: crate::vfs::procfs::ImageLayout,
     no_new_privs: bool,
     personality: u32,
+    mempolicy: (i32, u64),
     strace: bool,
     clear_child_tid: u64,
     vfork_release: Option<VforkRelease>,
@@ -100,6 +101,7 @@ impl ChildTemplate {
             image: parent.image,
             no_new_privs: parent.no_new_privs,
             personality: parent.personality,
+            mempolicy: parent.mempolicy,
             strace: parent.strace,
             clear_child_tid: 0,
             vfork_release: None,
@@ -129,6 +131,7 @@ impl ChildTemplate {
         t.image = self.image;
         t.no_new_privs = self.no_new_privs;
         t.personality = self.personality;
+        t.mempolicy = self.mempolicy;
         t.strace = self.strace;
         t.clear_child_tid = self.clear_child_tid;
         t.vfork_release = self.vfork_release;

@@ -136,6 +136,9 @@ pub struct Task {
     pub no_new_privs: bool,
     /// `personality(2)`'s execution domain and flags (kept, not acted on).
     pub personality: u32,
+    /// `set_mempolicy`'s mode (with its flags) and node mask; the sandbox
+    /// is one NUMA node, so it changes nothing.
+    pub mempolicy: (i32, u64),
     /// `prctl(PR_SET_PDEATHSIG)`.
     pub pdeathsig: i32,
     /// Guest path of the running executable (for AT_EXECFN and /proc/self/exe).
@@ -216,6 +219,7 @@ impl Task {
             comm,
             no_new_privs: false,
             personality: 0,
+            mempolicy: (0, 0),
             pdeathsig: 0,
             exe: String::from_utf8_lossy(exe).into_owned(),
             image: ImageLayout::default(),
@@ -299,6 +303,7 @@ impl Task {
             comm: self.comm.clone(),
             no_new_privs: self.no_new_privs,
             personality: self.personality,
+            mempolicy: self.mempolicy,
             pdeathsig: 0,
             exe: self.exe.clone(),
             image: self.image,

@@ -9,6 +9,7 @@ mod fs;
 mod futex;
 mod info;
 mod membarrier;
+mod mempolicy;
 mod mlock;
 mod mm;
 pub mod names;
@@ -64,6 +65,7 @@ fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
             futex::TABLE,
             info::TABLE,
             membarrier::TABLE,
+            mempolicy::TABLE,
             mlock::TABLE,
             mm::TABLE,
             posix_timer::TABLE,
