@@ -243,3 +243,26 @@ fn credential_changes_match_native() {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }
 }
+
+/// execveat: relative to a directory descriptor, AT_EMPTY_PATH (fexecve),
+/// AT_SYMLINK_NOFOLLOW and the errors, compared with native.
+#[test]
+fn execveat_matches_native() {
+    let native = assert_same_as_native(&Run::new(guest("execveat")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "ran: absolute path",
+        "ran: relative to dirfd",
+        "ran: fexecve",
+        "empty path without AT_EMPTY_PATH: ENOENT",
+        "unknown flag: EINVAL",
+        "relative to a file descriptor: ENOTDIR",
+        "bad descriptor: EBADF",
+        "AT_SYMLINK_NOFOLLOW on a symlink: ELOOP",
+        "ran: through a symlink",
+        "missing program: ENOENT",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

@@ -11,6 +11,7 @@ use crate::kernel::{ExitStatus, Task};
 
 pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_personality, sys_personality),
+    (libc::SYS_execveat, sys_execveat),
     (libc::SYS_exit, sys_exit),
     (libc::SYS_exit_group, sys_exit_group),
     (libc::SYS_arch_prctl, sys_arch_prctl),
@@ -243,6 +244,44 @@ fn sys_execve(task: &mut Task, a: [u64; 6]) -> SysResult {
     let envp = read_string_array(task, a[2], &mut total)?;
     execve(task, &path, argv, envp)?;
     // The new program starts with rax = 0.
+    Ok(0)
+}
+
+/// execveat(dirfd, path, argv, envp, flags): a relative path starts at
+/// `dirfd`; with AT_EMPTY_PATH and an empty path the program is the file
+/// `dirfd` is (glibc's fexecve), run through its /proc/self/fd link;
+/// AT_SYMLINK_NOFOLLOW refuses a final symbolic link (ELOOP).
+fn sys_execveat(task: &mut Task, a: [u64; 6]) -> SysResult {
+    let [dirfd, path, argv, envp, flags, ..] = a;
+    let (dirfd, flags) = (dirfd as i32, flags as i32);
+    if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let name = task.mm.read_cstring(path, libc::PATH_MAX as usize)?;
+    let path = if name.is_empty() {
+        if flags & libc::AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        task.fds.get(dirfd)?;
+        format!("/proc/self/fd/{dirfd}").into_bytes()
+    } else if name[0] == b'/' || dirfd == libc::AT_FDCWD {
+        name
+    } else {
+        let dir = task.fds.get(dirfd)?;
+        let base = dir.dir_path().ok_or(Errno::ENOTDIR)?;
+        crate::vfs::path::join(base, &name)
+    };
+    if flags & libc::AT_SYMLINK_NOFOLLOW != 0 {
+        let absolute = task.fs.absolute(&path);
+        let walk = task.fs.vfs().resolve(&absolute, false, &*task)?;
+        if walk.node().kind() == libc::S_IFLNK {
+            return Err(Errno::ELOOP);
+        }
+    }
+    let mut total = 0;
+    let argv = read_string_array(task, argv, &mut total)?;
+    let envp = read_string_array(task, envp, &mut total)?;
+    execve(task, &path, argv, envp)?;
     Ok(0)
 }
 

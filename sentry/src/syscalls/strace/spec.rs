@@ -258,6 +258,7 @@ pub(super) fn spec(nr: u64) -> Option<(&'static [A], Ret)> {
         libc::SYS_get_mempolicy => (&[Ptr, Ptr, Uint, Ptr, Hex], Dec),
         libc::SYS_set_mempolicy => (&[Int, Ptr, Uint], Dec),
         libc::SYS_mbind => (&[Ptr, Uint, Int, Ptr, Uint, Hex], Dec),
+        libc::SYS_execveat => (&[DirFd, In(Path), Ptr, Ptr, Hex], Dec),
         libc::SYS_timerfd_create => (&[Enum(CLOCKS), Hex], Dec),
         libc::SYS_timerfd_settime => (&[Fd, Int, Ptr, Ptr], Dec),
         libc::SYS_timerfd_gettime => (&[Fd, Ptr], Dec),
