@@ -162,3 +162,27 @@ fn vectored_io_v2_old_time_calls_and_thread_sigqueue_match_native() {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }
 }
+
+/// splice between files and pipes and pipe to pipe, tee, vmsplice.
+#[test]
+fn splice_tee_and_vmsplice_match_native() {
+    let native = assert_same_as_native(&Run::new(guest("splice")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "offset now 10",
+        "got 456789",
+        "file offset now 3",
+        "got 012",
+        "file: 0123456789abcdefXYZ",
+        "empty pipe, SPLICE_F_NONBLOCK: EAGAIN",
+        "two files: EINVAL",
+        "offset on the pipe side: ESPIPE",
+        "write end as input: EBADF",
+        "blocking splice waits for data: 4",
+        "got vmsplice",
+        "vmsplice on a file: EBADF",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

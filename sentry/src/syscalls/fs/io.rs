@@ -17,7 +17,7 @@ use crate::vfs::{with_io_buffer, File, MAX_IO};
 /// Most iovecs one call takes (`UIO_MAXIOV`).
 const IOV_MAX: u64 = 1024;
 /// Most bytes one call transfers on Linux (`MAX_RW_COUNT`).
-const MAX_RW_COUNT: u64 = (i32::MAX as u64) & !(vmm::PAGE_SIZE - 1);
+pub(super) const MAX_RW_COUNT: u64 = (i32::MAX as u64) & !(vmm::PAGE_SIZE - 1);
 
 /// `struct iovec`.
 #[derive(Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
@@ -30,7 +30,11 @@ struct IoVec {
 /// Before a blocking read or write of a host stream (a terminal, a host
 /// pipe), wait until the host says it would not block, so a signal can end
 /// the wait with EINTR instead of being stuck behind the host call.
-fn wait_for_stream(task: &mut Task, file: &Arc<dyn File>, events: PollFlags) -> Result<(), Errno> {
+pub(super) fn wait_for_stream(
+    task: &mut Task,
+    file: &Arc<dyn File>,
+    events: PollFlags,
+) -> Result<(), Errno> {
     let Some(fd) = file.host_stream() else {
         return Ok(());
     };
@@ -48,7 +52,7 @@ fn wait_for_stream(task: &mut Task, file: &Arc<dyn File>, events: PollFlags) -> 
         })
 }
 
-fn guest_nonblocking(file: &Arc<dyn File>) -> Result<bool, Errno> {
+pub(super) fn guest_nonblocking(file: &Arc<dyn File>) -> Result<bool, Errno> {
     Ok(file.status_flags()? & libc::O_NONBLOCK as u32 != 0)
 }
 

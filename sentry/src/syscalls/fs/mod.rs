@@ -17,6 +17,7 @@ mod memfd;
 mod names;
 mod path;
 mod poll;
+mod splice;
 mod tty;
 mod xattr;
 
@@ -32,6 +33,9 @@ use crate::vfs::path::PATH_MAX;
 
 pub(super) const TABLE: &[(i64, Handler)] = &[
     (libc::SYS_close_range, fd::sys_close_range),
+    (libc::SYS_splice, splice::sys_splice),
+    (libc::SYS_tee, splice::sys_tee),
+    (libc::SYS_vmsplice, splice::sys_vmsplice),
     (libc::SYS_sync, attr::sys_sync),
     (libc::SYS_utime, attr::sys_utime),
     (libc::SYS_utimes, attr::sys_utimes),
