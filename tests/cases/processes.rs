@@ -266,3 +266,36 @@ fn execveat_matches_native() {
         assert!(out.contains(line), "missing {line:?} in {native}");
     }
 }
+
+/// pidfds: pidfd_open, readiness at exit (poll, epoll), pidfd_send_signal,
+/// waitid(P_PIDFD) with and without PIDFD_NONBLOCK, CLONE_PIDFD through
+/// clone and clone3, pidfd_getfd, and Linux's errors.
+#[test]
+fn pidfds_match_native() {
+    let native = assert_same_as_native(&Run::new(guest("pidfd")));
+    assert_eq!(native.status, 0, "{native}");
+    let out = native.stdout_text();
+    for line in [
+        "pidfd_open of a thread: ENOENT",
+        "no such process: ESRCH",
+        "close-on-exec: yes",
+        "link: anon_inode:[pidfd]",
+        "read: EINVAL",
+        "posing as kill with siginfo: EPERM",
+        "poll after exit: 1, POLLIN: yes",
+        "epoll after exit: 1, data 5",
+        "signal to the zombie: ok",
+        "killed by signal 15: yes",
+        "signal after reaping: ESRCH",
+        "waitid on a non-pidfd: EBADF",
+        "waitid on a PIDFD_NONBLOCK pidfd of a running child: EAGAIN",
+        "exit status 5",
+        "clone3: pidfd set: yes, parent tid set: yes",
+        "clone3 child's status by its pidfd: 7",
+        "clone child's status by its pidfd: 8",
+        "read through it: hi",
+        "pidfd_getfd after it ended: ESRCH",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in {native}");
+    }
+}

@@ -4,6 +4,9 @@
 //! by every task's host thread.
 
 mod groups;
+mod pidfd;
+
+pub use pidfd::{ExitNotice, NoticeTarget};
 mod job;
 mod terminal;
 mod view;
@@ -44,6 +47,8 @@ struct Proc {
     exit_signal: i32,
     /// The sandbox's terminal is its controlling terminal.
     ctty: bool,
+    /// Made with the first pidfd for it; signalled when it exits.
+    exit_notice: Option<Arc<ExitNotice>>,
 }
 
 /// The next pid to try, and every process by pid.
@@ -117,6 +122,7 @@ impl ProcessTable {
                 job: job::JobState::default(),
                 exit_signal: libc::SIGCHLD,
                 ctty,
+                exit_notice: None,
             },
         );
         Ok(pid)
@@ -272,6 +278,9 @@ impl ProcessTable {
         let Some(p) = g.1.get_mut(&pid) else { return };
         p.zombie = Some(status);
         p.job = job::JobState::default();
+        if let Some(notice) = &p.exit_notice {
+            notice.signal();
+        }
         let (ppid, uid, exit_signal, leader) = (p.ppid, p.uid, p.exit_signal, p.sid == pid);
         if leader {
             self.leader_exit_hangup(&mut g, pid);

@@ -13,6 +13,7 @@ mod mempolicy;
 mod mlock;
 mod mm;
 pub mod names;
+mod pidfd;
 mod posix_timer;
 mod process;
 mod rusage;
@@ -68,6 +69,7 @@ fn table() -> &'static [Option<Handler>; MAX_SYSCALL] {
             mempolicy::TABLE,
             mlock::TABLE,
             mm::TABLE,
+            pidfd::TABLE,
             posix_timer::TABLE,
             process::TABLE,
             rusage::TABLE,

@@ -124,9 +124,58 @@ fn sys_vfork(task: &mut Task, _a: [u64; 6]) -> SysResult {
 }
 
 fn sys_clone(task: &mut Task, a: [u64; 6]) -> SysResult {
-    // x86-64 order: flags, stack, parent_tid, child_tid, tls.
+    // x86-64 order: flags, stack, parent_tid, child_tid, tls. clone()
+    // puts a CLONE_PIDFD pidfd where CLONE_PARENT_SETTID would write.
     let [flags, stack, parent_tid, child_tid, tls, _] = a;
-    let req = CloneRequest::parse(flags)?;
+    let pidfd = (flags & libc::CLONE_PIDFD as u64 != 0).then_some(parent_tid);
+    let args = CloneArgs {
+        flags,
+        stack,
+        parent_tid,
+        child_tid,
+        tls,
+        pidfd,
+        pidfd_field: false,
+    };
+    clone_common(task, args)
+}
+
+/// What clone and clone3 ask for, read from their arguments.
+struct CloneArgs {
+    flags: u64,
+    stack: u64,
+    parent_tid: u64,
+    child_tid: u64,
+    tls: u64,
+    /// Where CLONE_PIDFD's pidfd goes.
+    pidfd: Option<u64>,
+    /// clone3: the pidfd has a field of its own, so CLONE_PARENT_SETTID
+    /// may come with CLONE_PIDFD.
+    pidfd_field: bool,
+}
+
+/// clone and clone3 after their arguments are read: a thread, or a
+/// process (with a pidfd stored for CLONE_PIDFD).
+fn clone_common(task: &mut Task, args: CloneArgs) -> SysResult {
+    let CloneArgs {
+        flags,
+        stack,
+        parent_tid,
+        child_tid,
+        tls,
+        pidfd,
+        pidfd_field,
+    } = args;
+    let settid = libc::CLONE_PARENT_SETTID as u64;
+    let checked = if pidfd_field { flags & !settid } else { flags };
+    let mut req = CloneRequest::parse(checked)?;
+    if pidfd_field && flags & settid != 0 {
+        req.flags |= libc::CLONE_PARENT_SETTID;
+    }
+    if req.is_thread() && req.has(libc::CLONE_PIDFD) {
+        // Pidfds of threads (Linux 6.9's PIDFD_THREAD) are not kept.
+        return Err(Errno::EINVAL);
+    }
     if req.is_thread() {
         let opts = ThreadOptions {
             flags: req.flags,
@@ -137,10 +186,6 @@ fn sys_clone(task: &mut Task, a: [u64; 6]) -> SysResult {
         };
         return spawn_thread(task, opts).map(|tid| tid as u64);
     }
-    if req.has(libc::CLONE_PIDFD) {
-        tracing::warn!("clone with CLONE_PIDFD is not supported yet");
-        return Err(Errno::ENOSYS);
-    }
     let opts = CloneOptions {
         flags: req.flags,
         exit_signal: req.exit_signal,
@@ -150,7 +195,15 @@ fn sys_clone(task: &mut Task, a: [u64; 6]) -> SysResult {
         child_settid: req.has(libc::CLONE_CHILD_SETTID).then_some(child_tid),
         child_cleartid: req.has(libc::CLONE_CHILD_CLEARTID).then_some(child_tid),
     };
-    fork(task, opts).map(|pid| pid as u64)
+    let pid = fork(task, opts)?;
+    if let Some(addr) = pidfd {
+        let fd = super::pidfd::open_pidfd(task, pid, false)?;
+        if let Err(e) = task.mm.write_val(addr, &fd) {
+            let _ = task.fds.remove(fd);
+            return Err(e);
+        }
+    }
+    Ok(pid as u64)
 }
 
 /// `struct clone_args` as of Linux 5.3 (CLONE_ARGS_SIZE_VER0): flags,
@@ -172,11 +225,11 @@ fn sys_clone3(task: &mut Task, a: [u64; 6]) -> SysResult {
     task.mm.copy_in(uargs, &mut raw)?;
     let word = |i: usize| u64::from_le_bytes(raw[8 * i..8 * i + 8].try_into().expect("8 bytes"));
     // `pidfd` matters only with CLONE_PIDFD.
-    let [flags, _pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls] =
+    let [flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls] =
         std::array::from_fn(word);
     let later_fields = raw[CLONE_ARGS_SIZE_VER0 as usize..].iter().any(|&b| b != 0);
-    if later_fields || flags & (libc::CLONE_PIDFD as u64) != 0 {
-        tracing::warn!("clone3 with pidfds, set_tid or a cgroup is not implemented");
+    if later_fields {
+        tracing::warn!("clone3 with set_tid or a cgroup is not implemented");
         return Err(Errno::ENOSYS);
     }
     // The low byte carries the exit signal for clone only: clone3 keeps
@@ -199,10 +252,19 @@ fn sys_clone3(task: &mut Task, a: [u64; 6]) -> SysResult {
     } else {
         stack.checked_add(stack_size).ok_or(Errno::EINVAL)?
     };
-    sys_clone(
-        task,
-        [flags | exit_signal, top, parent_tid, child_tid, tls, 0],
-    )
+    // clone3 has a field of its own for the pidfd, so CLONE_PARENT_SETTID
+    // may come with it.
+    let pidfd = (flags & libc::CLONE_PIDFD as u64 != 0).then_some(pidfd);
+    let args = CloneArgs {
+        flags: flags | exit_signal,
+        stack: top,
+        parent_tid,
+        child_tid,
+        tls,
+        pidfd,
+        pidfd_field: true,
+    };
+    clone_common(task, args)
 }
 
 /// Longest single argument or environment string (MAX_ARG_STRLEN).

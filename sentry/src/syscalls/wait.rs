@@ -84,6 +84,7 @@ fn sys_wait4(task: &mut Task, a: [u64; 6]) -> SysResult {
 const P_ALL: u64 = 0;
 const P_PID: u64 = 1;
 const P_PGID: u64 = 2;
+const P_PIDFD: u64 = 3;
 
 /// The children `waitid(idtype, id)` selects.
 fn waitid_selector(task: &Task, idtype: u64, id: u64) -> Result<WaitSelector, Errno> {
@@ -93,9 +94,25 @@ fn waitid_selector(task: &Task, idtype: u64, id: u64) -> Result<WaitSelector, Er
         P_PID if id > 0 => Ok(WaitSelector::Pid(id)),
         P_PGID if id == 0 => Ok(WaitSelector::Pgid(task.procs.pgid(task.tgid)?)),
         P_PGID if id > 0 => Ok(WaitSelector::Pgid(id)),
-        // P_PIDFD needs pidfds, which the sandbox does not have yet.
+        P_PIDFD => {
+            let file = super::pidfd::pidfd_of(task, id)?;
+            let pidfd = super::pidfd::as_pidfd(&file);
+            // A reaped process is no child of anyone's any more.
+            match pidfd.target(&task.procs) {
+                Some(t) => Ok(WaitSelector::Pid(t.pid)),
+                None => Err(Errno::ECHILD),
+            }
+        }
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// Whether waitid's id is a pidfd opened with PIDFD_NONBLOCK: without
+/// WNOHANG it then answers EAGAIN instead of waiting.
+fn pidfd_nonblocking(task: &Task, idtype: u64, id: u64) -> bool {
+    idtype == P_PIDFD
+        && super::pidfd::pidfd_of(task, id as i32)
+            .is_ok_and(|f| super::pidfd::as_pidfd(&f).nonblocking())
 }
 
 /// si_code and si_status of an event.
@@ -125,7 +142,14 @@ fn waitid_result(task: &mut Task, a: [u64; 6]) -> Result<Option<WaitResult>, Err
         nowait: options & libc::WNOWAIT != 0,
         kind: WaitKind::from_options(options),
     };
-    wait_for_child(task, sel, flags, options & libc::WNOHANG != 0)
+    let nohang = options & libc::WNOHANG != 0;
+    if !nohang && pidfd_nonblocking(task, idtype, id) {
+        return match wait_for_child(task, sel, flags, true)? {
+            Some(r) => Ok(Some(r)),
+            None => Err(Errno::EAGAIN),
+        };
+    }
+    wait_for_child(task, sel, flags, nohang)
 }
 
 fn sys_waitid(task: &mut Task, a: [u64; 6]) -> SysResult {

@@ -25,6 +25,13 @@ pub trait File: Send + Sync {
         false
     }
 
+    /// Whether read and write on this file fail at once, with this error,
+    /// though it has a host stream to poll (a pidfd): no caller waits for
+    /// the stream first.
+    fn refuses_io(&self) -> Option<Errno> {
+        None
+    }
+
     /// The host descriptor of the caller's terminal, if this file is it:
     /// its job control is the sentry's (`kernel::tty_jobs`), its settings
     /// the host's.

@@ -41,6 +41,7 @@ pub mod node_file;
 pub mod open;
 pub mod page_cache;
 pub mod path;
+pub mod pidfd;
 pub mod procfs;
 pub mod seals;
 pub mod stat;

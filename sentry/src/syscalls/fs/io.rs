@@ -71,6 +71,9 @@ fn stream_transfer(
     events: PollFlags,
     mut transfer: impl FnMut(&mut Task) -> SysResult,
 ) -> SysResult {
+    if let Some(e) = file.refuses_io() {
+        return Err(e);
+    }
     if file.host_never_blocks() {
         loop {
             match transfer(task) {
