@@ -6,18 +6,18 @@
 //! interruptibly in the sentry (`syscalls::fs::io`), never in the host.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::event::EventfdFlags;
 
 use crate::errno::Errno;
 use crate::vfs::file::File;
+use crate::vfs::nonblock::GuestNonblock;
 use crate::vfs::stat::GuestStat;
 
 pub struct EventFd {
     fd: OwnedFd,
     /// The guest's `O_NONBLOCK`.
-    nonblock: AtomicBool,
+    nonblock: GuestNonblock,
 }
 
 /// `EFD_SEMAPHORE`.
@@ -32,7 +32,7 @@ impl EventFd {
         }
         Ok(EventFd {
             fd: rustix::event::eventfd(initval, flags)?,
-            nonblock: AtomicBool::new(nonblock),
+            nonblock: GuestNonblock::new(nonblock),
         })
     }
 }
@@ -55,17 +55,11 @@ impl File for EventFd {
     }
 
     fn status_flags(&self) -> Result<u32, Errno> {
-        let nonblock = if self.nonblock.load(Ordering::Relaxed) {
-            libc::O_NONBLOCK as u32
-        } else {
-            0
-        };
-        Ok(libc::O_RDWR as u32 | nonblock)
+        Ok(self.nonblock.status_flags())
     }
 
     fn set_status_flags(&self, flags: u32) -> Result<(), Errno> {
-        let nonblock = flags & libc::O_NONBLOCK as u32 != 0;
-        self.nonblock.store(nonblock, Ordering::Relaxed);
+        self.nonblock.set_from(flags);
         Ok(())
     }
 

@@ -38,6 +38,7 @@ pub mod memfd;
 mod mmap;
 pub mod mount;
 pub mod node_file;
+pub mod nonblock;
 pub mod open;
 pub mod page_cache;
 pub mod path;

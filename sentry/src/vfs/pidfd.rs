@@ -4,19 +4,19 @@
 //! process's exit notice, a host eventfd.
 
 use std::os::fd::BorrowedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::errno::Errno;
 use crate::kernel::process_table::{ExitNotice, NoticeTarget, ProcessTable};
 use crate::vfs::file::File;
+use crate::vfs::nonblock::GuestNonblock;
 use crate::vfs::stat::GuestStat;
 
 pub struct PidFd {
     pid: i32,
     notice: Arc<ExitNotice>,
-    /// PIDFD_NONBLOCK (O_NONBLOCK): waitid on it does not wait.
-    nonblock: AtomicBool,
+    /// The guest's `O_NONBLOCK` (PIDFD_NONBLOCK: waitid does not wait).
+    nonblock: GuestNonblock,
 }
 
 impl PidFd {
@@ -24,7 +24,7 @@ impl PidFd {
         PidFd {
             pid,
             notice,
-            nonblock: AtomicBool::new(nonblock),
+            nonblock: GuestNonblock::new(nonblock),
         }
     }
 
@@ -39,7 +39,7 @@ impl PidFd {
     }
 
     pub fn nonblocking(&self) -> bool {
-        self.nonblock.load(Ordering::Relaxed)
+        self.nonblock.get()
     }
 }
 
@@ -66,17 +66,11 @@ impl File for PidFd {
     }
 
     fn status_flags(&self) -> Result<u32, Errno> {
-        let nonblock = if self.nonblocking() {
-            libc::O_NONBLOCK as u32
-        } else {
-            0
-        };
-        Ok(libc::O_RDWR as u32 | nonblock)
+        Ok(self.nonblock.status_flags())
     }
 
     fn set_status_flags(&self, flags: u32) -> Result<(), Errno> {
-        self.nonblock
-            .store(flags & libc::O_NONBLOCK as u32 != 0, Ordering::Relaxed);
+        self.nonblock.set_from(flags);
         Ok(())
     }
 

@@ -6,18 +6,18 @@
 //! interruptibly in the sentry.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec};
 
 use crate::errno::Errno;
 use crate::vfs::file::File;
+use crate::vfs::nonblock::GuestNonblock;
 use crate::vfs::stat::GuestStat;
 
 pub struct TimerFd {
     fd: OwnedFd,
     /// The guest's `O_NONBLOCK`.
-    nonblock: AtomicBool,
+    nonblock: GuestNonblock,
 }
 
 /// A timer setting as the guest passes it (`struct itimerspec`): interval
@@ -40,7 +40,7 @@ impl TimerFd {
             rustix::time::timerfd_create(clock, TimerfdFlags::CLOEXEC | TimerfdFlags::NONBLOCK)?;
         Ok(TimerFd {
             fd,
-            nonblock: AtomicBool::new(nonblock),
+            nonblock: GuestNonblock::new(nonblock),
         })
     }
 
@@ -95,17 +95,11 @@ impl File for TimerFd {
     }
 
     fn status_flags(&self) -> Result<u32, Errno> {
-        let nonblock = if self.nonblock.load(Ordering::Relaxed) {
-            libc::O_NONBLOCK as u32
-        } else {
-            0
-        };
-        Ok(libc::O_RDWR as u32 | nonblock)
+        Ok(self.nonblock.status_flags())
     }
 
     fn set_status_flags(&self, flags: u32) -> Result<(), Errno> {
-        let nonblock = flags & libc::O_NONBLOCK as u32 != 0;
-        self.nonblock.store(nonblock, Ordering::Relaxed);
+        self.nonblock.set_from(flags);
         Ok(())
     }
 

@@ -27,20 +27,22 @@ fn is_pipe(file: &Arc<dyn File>) -> Result<bool, Errno> {
     Ok(file.stat()?.file_type() == libc::S_IFIFO)
 }
 
-fn readable(file: &Arc<dyn File>) -> Result<(), Errno> {
+/// EBADF for an O_PATH descriptor or one opened only for `refused`
+/// (O_WRONLY for an input, O_RDONLY for an output).
+fn open_for(file: &Arc<dyn File>, refused: i32) -> Result<(), Errno> {
     let flags = file.status_flags()?;
-    if flags & libc::O_PATH as u32 != 0 || flags as i32 & libc::O_ACCMODE == libc::O_WRONLY {
+    if flags & libc::O_PATH as u32 != 0 || flags as i32 & libc::O_ACCMODE == refused {
         return Err(Errno::EBADF);
     }
     Ok(())
 }
 
+fn readable(file: &Arc<dyn File>) -> Result<(), Errno> {
+    open_for(file, libc::O_WRONLY)
+}
+
 fn writable(file: &Arc<dyn File>) -> Result<(), Errno> {
-    let flags = file.status_flags()?;
-    if flags & libc::O_PATH as u32 != 0 || flags as i32 & libc::O_ACCMODE == libc::O_RDONLY {
-        return Err(Errno::EBADF);
-    }
-    Ok(())
+    open_for(file, libc::O_RDONLY)
 }
 
 /// An offset argument: NULL, or a non-negative `loff_t` (EINVAL).
