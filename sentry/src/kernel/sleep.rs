@@ -47,6 +47,25 @@ pub fn sleep_until(task: &mut Task, deadline: Instant) -> Result<(), Errno> {
     }
 }
 
+/// Wait until host descriptor `fd` has `events`, for a blocking system
+/// call: a signal ends the wait with ERESTARTSYS, so the call restarts or
+/// fails with EINTR as the handler's SA_RESTART says.
+pub fn wait_host_ready(
+    task: &mut Task,
+    fd: BorrowedFd<'_>,
+    events: PollFlags,
+) -> Result<(), Errno> {
+    poll_host(task, &[(fd, events)], None)
+        .map(drop)
+        .map_err(|e| {
+            if e == Errno::EINTR {
+                Errno::ERESTARTSYS
+            } else {
+                e
+            }
+        })
+}
+
 /// Wait on host descriptors like `poll(2)`, interruptibly. Returns the
 /// events seen on each of `fds` (all empty at `deadline`), or EINTR when a
 /// signal became deliverable first.

@@ -10,7 +10,7 @@ use rustix::event::PollFlags;
 use super::fs::{at_path, creator};
 use super::Handler;
 use crate::errno::{Errno, SysResult};
-use crate::kernel::sleep::{poll_host, sleep_until};
+use crate::kernel::sleep::sleep_until;
 use crate::kernel::Task;
 use crate::net::{names, PeerCred, UnixAddr, UnixSocket};
 use crate::vfs::File;
@@ -56,22 +56,13 @@ pub(super) fn cred_of(task: &Task) -> PeerCred {
     }
 }
 
-/// Wait, interruptibly, until a host descriptor is ready; a signal makes
-/// the call restart or fail with EINTR as its handler says.
+/// Wait for a socket's host descriptor, restartably.
 pub(super) fn wait_ready(
     task: &mut Task,
     fd: std::os::fd::BorrowedFd<'_>,
     events: PollFlags,
 ) -> Result<(), Errno> {
-    poll_host(task, &[(fd, events)], None)
-        .map(drop)
-        .map_err(|e| {
-            if e == Errno::EINTR {
-                Errno::ERESTARTSYS
-            } else {
-                e
-            }
-        })
+    crate::kernel::sleep::wait_host_ready(task, fd, events)
 }
 
 /// Check socket(2)'s domain, type and protocol as Linux does, in its

@@ -10,7 +10,7 @@ use vmm::Access;
 
 use super::{accessible_len, fd_arg, user_range_ok};
 use crate::errno::{Errno, SysResult};
-use crate::kernel::sleep::{poll_host, sleep_until};
+use crate::kernel::sleep::sleep_until;
 use crate::kernel::{tty_jobs, Task};
 use crate::vfs::{with_io_buffer, File, MAX_IO};
 
@@ -41,15 +41,7 @@ pub(super) fn wait_for_stream(
     if guest_nonblocking(file)? {
         return Ok(());
     }
-    poll_host(task, &[(fd, events)], None)
-        .map(drop)
-        .map_err(|e| {
-            if e == Errno::EINTR {
-                Errno::ERESTARTSYS
-            } else {
-                e
-            }
-        })
+    crate::kernel::sleep::wait_host_ready(task, fd, events)
 }
 
 pub(super) fn guest_nonblocking(file: &Arc<dyn File>) -> Result<bool, Errno> {
